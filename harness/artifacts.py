@@ -1,0 +1,361 @@
+"""The artifacts agents and the harness hand each other: issue, contract, verdict.
+
+Each is a pydantic model and a Markdown file with YAML front matter, parsed once at the boundary,
+validated, written atomically. A file that fails validation is reported (file, field, fix) and
+never overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness import frontmatter
+from harness.errors import UsageError
+from harness.fsutil import atomic_write_text
+
+IssueStatus = Literal["todo", "in-progress", "in-review", "done", "blocked"]
+ContractStatus = Literal["proposed", "negotiating", "agreed", "escalated"]
+Severity = Literal["blocker", "major", "minor"]
+
+_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+NODE_ID = re.compile(r"^[^\s:][^:]*\.py::\S.*$")
+_CHECKBOX = re.compile(r"^\s*[-*+]\s+\[[ xX]\]\s+(?P<text>\S.*)$")
+_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(?P<text>\S.*)$")
+_HEADING = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*#*\s*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --------------------------------------------------------------------------- issue
+
+
+class Issue(Strict):
+    id: str = Field(pattern=_ID, description="stable short id, e.g. 001")
+    title: str = Field(min_length=1)
+    prd: str | None = None
+    kind: Literal["AFK", "HITL"] = "AFK"
+    status: IssueStatus = "todo"
+    blocked_by: list[str] = Field(default_factory=list)
+    github: int | None = None
+    body: str = Field(default="", exclude=True)
+    slug: str = Field(default="", exclude=True)
+
+    @property
+    def acceptance_criteria(self) -> list[str]:
+        return acceptance_criteria(self.body)
+
+    @property
+    def branch(self) -> str:
+        return f"harness/{self.id}-{self.slug}"
+
+    @model_validator(mode="after")
+    def _needs_criteria(self) -> Issue:
+        if not self.acceptance_criteria:
+            raise ValueError(
+                "the body has no acceptance criteria; add a checkbox list such as "
+                "`- [ ] slugify('Hello World') returns 'hello-world'` under `## Acceptance criteria`"
+            )
+        return self
+
+
+def acceptance_criteria(body: str) -> list[str]:
+    """Checkbox items anywhere in the body; else the list items under an 'Acceptance criteria' heading."""
+    lines = body.splitlines()
+    boxes = [m["text"] for line in lines if (m := _CHECKBOX.match(line))]
+    if boxes:
+        return boxes
+    items: list[str] = []
+    inside = False
+    for line in lines:
+        heading = _HEADING.match(line)
+        if heading:
+            inside = "acceptance" in heading["title"].lower()
+            continue
+        if inside and (m := _ITEM.match(line)):
+            items.append(m["text"])
+    return items
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:48].rstrip("-") or "issue"
+
+
+def load_issue(path: Path) -> Issue:
+    doc = frontmatter.read(path)
+    stem_id, _, stem_slug = path.stem.partition("-")
+    meta = dict(doc.meta)
+    if "id" not in meta and stem_id:
+        meta["id"] = stem_id
+    issue = _validate(Issue, {**meta, "body": doc.body}, path)
+    if stem_id and issue.id != stem_id:
+        raise UsageError(
+            f"{path}: field `id` is {issue.id!r} but the file name starts with {stem_id!r}",
+            hint=f"make them agree: rename the file to {issue.id}-{stem_slug or slugify(issue.title)}.md or fix `id`",
+        )
+    return issue.model_copy(update={"slug": stem_slug or slugify(issue.title)})
+
+
+def find_issue(issues_dir: Path, issue_id: str) -> Path:
+    """The file of issue ``issue_id`` (``001`` matches ``001-x.md``; ``1`` matches ``001`` too)."""
+    candidates = sorted(issues_dir.glob("*.md")) if issues_dir.is_dir() else []
+    wanted = {issue_id, issue_id.zfill(3)} if issue_id.isdigit() else {issue_id}
+    matches = [p for p in candidates if p.stem.partition("-")[0] in wanted]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        names = ", ".join(p.name for p in matches)
+        raise UsageError(f"issue {issue_id!r} is ambiguous: {names}", hint="give each issue file a unique id prefix")
+    known = ", ".join(p.stem.partition("-")[0] for p in candidates) or "none"
+    raise UsageError(
+        f"no issue {issue_id!r} in {issues_dir} (known ids: {known})",
+        hint=f"create {issues_dir}/{issue_id}-<slug>.md with `id`, `title` and acceptance criteria, "
+        "or pick one of the known ids",
+    )
+
+
+# --------------------------------------------------------------------------- contract
+
+
+class Criterion(Strict):
+    id: str = Field(min_length=1, description="short id, e.g. C1")
+    behaviour: str = Field(min_length=1, description="a behaviour a user could observe")
+    test: str = Field(description="pytest node id that will prove it: path/to/test_file.py::test_name")
+
+    @field_validator("test")
+    @classmethod
+    def _node_id(cls, value: str) -> str:
+        if not NODE_ID.match(value):
+            raise ValueError(
+                f"{value!r} is not a pytest node id; write it as tests/test_feature.py::test_behaviour"
+            )
+        return value
+
+
+class Objection(Strict):
+    criterion: str = Field(description="criterion id, or 'general' / 'coverage' for the contract as a whole")
+    problem: str = Field(min_length=1)
+    required_change: str = Field(min_length=1)
+
+
+class ContractProposal(Strict):
+    criteria: list[Criterion] = Field(min_length=1)
+    out_of_scope: list[str] = Field(default_factory=list)
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> ContractProposal:
+        ids = [c.id for c in self.criteria]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"criterion ids must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+class ContractReview(Strict):
+    decision: Literal["accept", "revise"]
+    objections: list[Objection] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _revise_needs_objections(self) -> ContractReview:
+        if self.decision == "revise" and not self.objections:
+            raise ValueError("decision 'revise' needs at least one objection saying what must change")
+        return self
+
+
+class NegotiationRound(Strict):
+    round: int
+    proposal: ContractProposal
+    review: ContractReview | None = None
+
+
+class Contract(Strict):
+    issue: str
+    status: ContractStatus = "proposed"
+    round: int = 0
+    sha256: str | None = None
+    criteria: list[Criterion] = Field(default_factory=list)
+    out_of_scope: list[str] = Field(default_factory=list)
+    notes: str | None = None
+    history: list[NegotiationRound] = Field(default_factory=list)
+
+    def digest(self) -> str:
+        """Hash of what was agreed (not of the negotiation history), recorded when the contract freezes."""
+        agreed = {
+            "issue": self.issue,
+            "criteria": [c.model_dump() for c in self.criteria],
+            "out_of_scope": self.out_of_scope,
+        }
+        return hashlib.sha256(json.dumps(agreed, sort_keys=True).encode()).hexdigest()
+
+    @property
+    def tests(self) -> list[str]:
+        return list(dict.fromkeys(c.test for c in self.criteria))
+
+    def propose(self, proposal: ContractProposal) -> Contract:
+        history = [*self.history, NegotiationRound(round=self.round + 1, proposal=proposal)]
+        return self.model_copy(
+            update={
+                "status": "negotiating" if self.round else "proposed",
+                "round": self.round + 1,
+                "criteria": proposal.criteria,
+                "out_of_scope": proposal.out_of_scope,
+                "notes": proposal.notes,
+                "history": history,
+            }
+        )
+
+    def review(self, review: ContractReview, *, max_rounds: int) -> Contract:
+        last = self.history[-1].model_copy(update={"review": review})
+        status: ContractStatus
+        if review.decision == "accept":
+            status = "agreed"
+        elif self.round >= max_rounds:
+            status = "escalated"
+        else:
+            status = "negotiating"
+        updated = self.model_copy(update={"history": [*self.history[:-1], last], "status": status})
+        if status == "agreed":
+            updated = updated.model_copy(update={"sha256": updated.digest()})
+        return updated
+
+    @property
+    def open_objections(self) -> list[Objection]:
+        last = self.history[-1].review if self.history else None
+        return list(last.objections) if last and last.decision == "revise" else []
+
+
+def render_contract(contract: Contract) -> str:
+    """The contract file: the front matter is the contract; the body is a rendering for people."""
+    lines = [f"# Done-contract for issue {contract.issue}", ""]
+    lines += [f"Status: **{contract.status}** after {contract.round} round(s).", ""]
+    if contract.sha256:
+        lines += [f"Frozen: sha256 `{contract.sha256}`. Any change to the criteria is a guard violation.", ""]
+    lines += ["## Criteria", ""]
+    lines += [f"- **{c.id}** {c.behaviour}  \n  proved by `{c.test}`" for c in contract.criteria]
+    if contract.out_of_scope:
+        lines += ["", "## Out of scope", ""] + [f"- {item}" for item in contract.out_of_scope]
+    lines += ["", "## Negotiation", ""]
+    for rnd in contract.history:
+        lines.append(f"### Round {rnd.round}")
+        lines.append("")
+        lines.append("Proposed criteria: " + ", ".join(c.id for c in rnd.proposal.criteria))
+        if rnd.proposal.notes:
+            lines.append(f"Generator's notes: {rnd.proposal.notes}")
+        if rnd.review is None:
+            lines.append("Review: pending")
+        else:
+            lines.append(f"Review: **{rnd.review.decision}**")
+            for o in rnd.review.objections:
+                lines.append(f"- `{o.criterion}`: {o.problem} → required: {o.required_change}")
+        lines.append("")
+    meta = contract.model_dump(mode="json")
+    return frontmatter.render(meta, "\n".join(lines))
+
+
+def save_contract(path: Path, contract: Contract) -> None:
+    atomic_write_text(path, render_contract(contract))
+
+
+def load_contract(path: Path) -> Contract:
+    doc = frontmatter.read(path)
+    return _validate(Contract, doc.meta, path)
+
+
+# --------------------------------------------------------------------------- verdict
+
+
+class CriterionResult(Strict):
+    id: str
+    status: Literal["met", "unmet", "uncertain"]
+    evidence: str = Field(min_length=1, description="what you checked and what you saw: file:line, test output")
+
+
+class Finding(Strict):
+    severity: Severity
+    path: str
+    line: int | None = None
+    message: str = Field(min_length=1)
+    required_fix: str = Field(min_length=1)
+
+
+class Verdict(Strict):
+    issue: str
+    verdict: Literal["pass", "fail"]
+    model_verdict: Literal["pass", "fail"]
+    criteria: list[CriterionResult]
+    findings: list[Finding] = Field(default_factory=list)
+    met: int
+    total: int
+    overrides: list[str] = Field(default_factory=list, description="why the harness overrode the model's verdict")
+
+
+def render_verdict(verdict: Verdict) -> str:
+    lines = [f"# Verdict for issue {verdict.issue}: {verdict.verdict.upper()}", ""]
+    lines += [f"Criteria met: {verdict.met}/{verdict.total}", ""]
+    for o in verdict.overrides:
+        lines.append(f"- harness override: {o}")
+    lines += ["", "## Criteria", ""]
+    lines += [f"- **{c.id}** {c.status}: {c.evidence}" for c in verdict.criteria]
+    if verdict.findings:
+        lines += ["", "## Findings", ""]
+        for f in verdict.findings:
+            where = f"{f.path}:{f.line}" if f.line else f.path
+            lines.append(f"- [{f.severity}] `{where}` {f.message} → fix: {f.required_fix}")
+    return frontmatter.render(verdict.model_dump(mode="json"), "\n".join(lines))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _validate(model: type[Any], data: dict[str, Any], path: Path) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise UsageError(f"{path}: {describe_validation_error(exc)}", hint=_hint_for(exc)) from exc
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "(file)"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            parts.append(f"field `{field}` is required")
+        elif err["type"] == "extra_forbidden":
+            parts.append(f"field `{field}` is not a known field")
+        else:
+            parts.append(f"field `{field}`: {message}")
+    return "; ".join(parts)
+
+
+def _hint_for(exc: ValidationError) -> str:
+    types = {e["type"] for e in exc.errors()}
+    if "missing" in types:
+        return "add the missing field(s) to the front matter (see contracts/ for documented examples)"
+    if "extra_forbidden" in types:
+        return "remove or correct the misspelt field(s); the schema is in contracts/"
+    return "correct the field(s) named above; the schema is in contracts/"
+
+
+def export_schemas(directory: Path) -> list[Path]:
+    """Write the JSON schema of each artifact to ``directory`` (contracts/ in this project)."""
+    from harness.roles import ROLE_INPUTS
+
+    written = []
+    models: dict[str, type[BaseModel]] = {"issue": Issue, "contract": Contract, "verdict": Verdict}
+    models.update({f"tool.{name}": m for name, m in ROLE_INPUTS.items()})
+    for name, model in models.items():
+        path = directory / f"{name}.schema.json"
+        schema = model.model_json_schema()
+        atomic_write_text(path, json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    return written

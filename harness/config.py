@@ -1,0 +1,122 @@
+"""Configuration: ``harness.toml`` at the repo root, or ``[tool.harness]`` in ``pyproject.toml``.
+
+Every key has a default, so a repo with no configuration works. Unknown keys are errors (a typo
+in a budget must not silently mean "no budget").
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness.artifacts import describe_validation_error
+from harness.errors import UsageError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Models(_Section):
+    planner: str = "claude-opus-5-5"
+    generator: str = "claude-sonnet-5-5"
+    evaluator: str = "claude-opus-5-5"
+
+
+class Limits(_Section):
+    contract_rounds: int = Field(3, ge=1, description="generator/evaluator rounds to agree the contract")
+    red_attempts: int = Field(5, ge=1, description="tries to produce tests that fail for the right reason")
+    green_attempts: int = Field(5, ge=1, description="tries to make the tests pass with no regression")
+    evaluator_rounds: int = Field(3, ge=1, description="test-review rounds")
+    stuck_after: int = Field(3, ge=2, description="the same failure this many times in a row ends the run")
+    role_tool_reminders: int = Field(2, ge=0, description="reminders before an agent that never calls its role tool fails")
+    max_turns: int = Field(60, ge=1, description="model calls per agent per phase")
+    max_tokens: int = Field(16_000, ge=256, description="max output tokens per model call")
+
+
+class Budget(_Section):
+    max_cost_per_issue: float | None = Field(10.0, gt=0, description="USD; checked before every model call")
+
+
+class Config(_Section):
+    harness_dir: str = ".harness"
+    test_command: list[str] = Field(default_factory=lambda: ["python", "-m", "pytest"], min_length=1)
+    test_timeout: float = Field(900.0, gt=0)
+    bash_timeout: float = Field(120.0, gt=0)
+    protected_paths: list[str] = Field(
+        default_factory=lambda: ["harness.toml", ".github/**", ".gitlab-ci.yml", ".ci/**"],
+        description="paths agents may not change unless the contract allows it",
+    )
+    max_retries: int = Field(4, ge=0, description="SDK retries for 429/5xx/529 and connection errors")
+    request_timeout: float = Field(600.0, gt=0, description="seconds per model request")
+    models: Models = Field(default_factory=Models)
+    limits: Limits = Field(default_factory=Limits)
+    budget: Budget = Field(default_factory=Budget)
+    source: str | None = Field(default=None, exclude=True)
+
+
+def load_config(repo: Path) -> Config:
+    toml_path = repo / "harness.toml"
+    pyproject = repo / "pyproject.toml"
+    data: dict[str, Any] = {}
+    source: Path | None = None
+    if toml_path.is_file():
+        data, source = _read_toml(toml_path), toml_path
+    elif pyproject.is_file():
+        section = _read_toml(pyproject).get("tool", {}).get("harness")
+        if isinstance(section, dict):
+            data, source = section, pyproject
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        where = f"{source}" + (" [tool.harness]" if source == pyproject else "")
+        raise UsageError(
+            f"{where}: {describe_validation_error(exc)}",
+            hint="fix or remove the key; every key and its default is listed in docs/configuration.md",
+        ) from exc
+    return config.model_copy(update={"source": str(source) if source else None})
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}", hint="fix the syntax at that line") from exc
+
+
+def default_toml(test_command: list[str]) -> str:
+    """The harness.toml that ``harness init`` writes: every key, with its default, commented."""
+    cmd = ", ".join(f'"{part}"' for part in test_command)
+    models, limits, budget = Models(), Limits(), Budget()
+    return f"""# harness configuration. Every key is optional; the values below are the defaults.
+# Reference: docs/configuration.md
+
+harness_dir = ".harness"
+test_command = [{cmd}]     # the harness runs this itself and reads structured results
+test_timeout = 900                        # seconds per test run
+bash_timeout = 120                        # default seconds per agent `bash` call
+protected_paths = ["harness.toml", ".github/**", ".gitlab-ci.yml", ".ci/**"]
+max_retries = 4                           # SDK retries on 429 / 5xx / 529 / connection errors
+request_timeout = 600                     # seconds per model request
+
+[models]
+planner = "{models.planner}"
+generator = "{models.generator}"
+evaluator = "{models.evaluator}"
+
+[limits]
+contract_rounds = {limits.contract_rounds}
+red_attempts = {limits.red_attempts}
+green_attempts = {limits.green_attempts}
+evaluator_rounds = {limits.evaluator_rounds}
+stuck_after = {limits.stuck_after}
+role_tool_reminders = {limits.role_tool_reminders}
+max_turns = {limits.max_turns}
+max_tokens = {limits.max_tokens}
+
+[budget]
+max_cost_per_issue = {budget.max_cost_per_issue}      # USD, checked before every model call
+"""

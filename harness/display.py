@@ -1,0 +1,133 @@
+"""What a person watching a run sees: live progress from trace events, and the final summary.
+
+In a terminal: a rich live panel (phase, agent, turn, tokens, cost, last action). Otherwise (CI,
+pipes, tests): one plain line per meaningful event on stderr.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from harness.pipeline import RunResult
+
+_OUTCOME_STYLE = {"pass": "bold green", "fail": "bold red", "blocked": "bold yellow", "incomplete": "bold magenta"}
+
+
+def describe(event: dict[str, Any]) -> str | None:
+    """One line for a trace event worth showing, or None."""
+    kind = event["kind"]
+    if kind == "run_started":
+        return f"run {event['run_id']}: issue {event['issue']} '{event['title']}' on {event['branch']}"
+    if kind == "phase":
+        return f"── phase: {event['phase']}"
+    if kind == "baseline":
+        return f"baseline: {event['passed']} passing, {event['failing']} failing, {event['collected']} collected"
+    if kind == "model_call":
+        tools = ", ".join(event["tool_calls"]) or event.get("stop_reason") or "-"
+        cost = "?" if event["cost"] is None else f"${event['run_cost']:.4f}"
+        return (f"{event['agent']} turn {event['turn']}: {tools}  "
+                f"[{event['input_tokens'] + event['cache_read_tokens'] + event['cache_write_tokens']} in / "
+                f"{event['output_tokens']} out, {cost}]")
+    if kind == "tool_call" and event["is_error"]:
+        return f"  {event['tool']} refused: {event['result'].splitlines()[0][:160]}"
+    if kind == "contract_proposed":
+        return f"contract round {event['round']}: proposed {', '.join(event['criteria'])}"
+    if kind == "contract_reviewed":
+        return f"contract round {event['round']}: evaluator says {event['decision']} → {event['status']}"
+    if kind == "red_verified":
+        if event["ok"]:
+            return f"RED verified: {len(event['tests'])} test(s) fail for the right reason"
+        bad = [t for t in event["tests"] if not t["ok"]]
+        first = bad[0]["nodeid"] + ": " + bad[0]["reason"] if bad else event["problems"][0]
+        return f"red REJECTED: {first[:200]}"
+    if kind == "tests_reviewed":
+        return f"test review round {event['round']}: evaluator says {event['decision']}"
+    if kind == "green_verified":
+        if event["ok"]:
+            return f"GREEN verified: {len(event['tests'])} contract test(s) pass, {event['collected']} collected"
+        bad = [t for t in event["tests"] if not t["ok"]]
+        first = bad[0]["nodeid"] + ": " + bad[0]["reason"] if bad else event["problems"][0]
+        return f"green REJECTED: {first[:200]}"
+    if kind == "commit":
+        return f"commit {event['sha'][:10]} {event['subject']}"
+    if kind == "verdict":
+        return f"verdict: {event['verdict']} ({event['met']}/{event['total']} criteria met)"
+    if kind in ("reminder", "agent_failed", "api_error"):
+        return f"{event['agent']}: {event.get('reason') or event.get('error') or event.get('text')}"
+    return None
+
+
+class RunDisplay:
+    """Subscribe ``RunDisplay.on_event`` to a run's trace; use as a context manager."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live_mode = console.is_terminal
+        self.state: dict[str, Any] = {"phase": "setup", "agent": "-", "turn": 0, "tokens": 0, "cost": 0.0}
+        self.lines: list[str] = []
+        self._live: Live | None = None
+
+    def __enter__(self) -> RunDisplay:
+        if self.live_mode:
+            self._live = Live(self._render(), console=self.console, refresh_per_second=8, transient=True)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        if event["kind"] == "phase":
+            self.state["phase"] = event["phase"]
+        if event["kind"] == "model_call":
+            self.state.update(agent=event["agent"], turn=event["turn"], cost=event["run_cost"])
+            self.state["tokens"] += event["input_tokens"] + event["output_tokens"] + event["cache_read_tokens"] + \
+                event["cache_write_tokens"]
+        line = describe(event)
+        if line is None:
+            return
+        if self._live is not None:
+            self.lines = [*self.lines[-11:], line]
+            self.console.print(line, markup=False, highlight=False) if event["kind"] in (
+                "commit", "red_verified", "green_verified", "verdict", "phase") else None
+            self._live.update(self._render())
+        else:
+            self.console.print(line, markup=False, highlight=False)
+
+    def _render(self) -> Panel:
+        s = self.state
+        head = Text.assemble(("phase ", "dim"), (s["phase"], "bold cyan"), ("   agent ", "dim"), (s["agent"], "bold"),
+                             ("   turn ", "dim"), str(s["turn"]), ("   tokens ", "dim"), f"{s['tokens']:,}",
+                             ("   cost ", "dim"), f"${s['cost']:.4f}")
+        return Panel(Group(head, Text("\n".join(self.lines[-6:]), style="dim")), title="harness run", expand=True)
+
+
+def summary(result: RunResult) -> Panel:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="dim")
+    table.add_column()
+    style = _OUTCOME_STYLE[result.outcome]
+    table.add_row("outcome", Text(result.outcome.upper(), style=style))
+    table.add_row("why", Text(result.reason[:1500]))
+    if result.verdict is not None:
+        table.add_row("criteria", f"{result.verdict.met}/{result.verdict.total} met")
+        for finding in result.verdict.findings[:5]:
+            table.add_row("finding", f"[{finding.severity}] {finding.path}:{finding.line or ''} {finding.message}")
+    for sha, subject in result.commits:
+        table.add_row("commit", f"{sha[:10]} {subject}")
+    table.add_row("branch", f"{result.branch}  (worktree {result.worktree})")
+    cost = f"${result.cost:.4f}" if result.cost_known else f"${result.cost:.4f} + UNKNOWN (unpriced model)"
+    tokens = result.tokens
+    table.add_row("cost", f"{cost}   tokens in {tokens.get('input', 0):,} / out {tokens.get('output', 0):,} / "
+                          f"cache read {tokens.get('cache_read', 0):,} / cache write {tokens.get('cache_write', 0):,}")
+    table.add_row("trace", str(result.trace_path))
+    table.add_row("exit code", str(result.exit_code))
+    return Panel(table, title=f"issue {result.issue.id}: {result.issue.title}", border_style=style)

@@ -1,0 +1,47 @@
+"""The harness's rules over the evaluator's verdict: the model proposes, the rules decide.
+
+``uncertain`` counts as unmet; a criterion the evaluator skipped is unmet; any blocker fails; any
+guard error fails; the harness may turn a pass into a fail, never a fail into a pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from harness.artifacts import Contract, CriterionResult, Finding, Verdict
+from harness.roles import VerdictSubmission
+
+
+def decide_verdict(contract: Contract, submission: VerdictSubmission, *, guard_errors: Sequence[str] = ()) -> Verdict:
+    given = {c.id: c for c in submission.criteria}
+    results: list[CriterionResult] = []
+    overrides: list[str] = []
+    for criterion in contract.criteria:
+        result = given.get(criterion.id)
+        if result is None:
+            result = CriterionResult(id=criterion.id, status="unmet", evidence="the evaluator gave no result for it")
+            overrides.append(f"criterion {criterion.id} was not judged; counted as unmet")
+        elif result.status == "uncertain":
+            overrides.append(f"criterion {criterion.id} is uncertain; uncertain counts as unmet")
+        results.append(result)
+    unknown = sorted(set(given) - {c.id for c in contract.criteria})
+    if unknown:
+        overrides.append(f"ignored results for criteria not in the contract: {', '.join(unknown)}")
+    met = sum(1 for r in results if r.status == "met")
+    blockers: list[Finding] = [f for f in submission.findings if f.severity == "blocker"]
+    if blockers:
+        overrides.append(f"{len(blockers)} blocker finding(s)")
+    overrides.extend(f"guard: {error}" for error in guard_errors)
+    passed = submission.verdict == "pass" and met == len(results) and not blockers and not guard_errors
+    if submission.verdict == "pass" and not passed:
+        overrides.insert(0, "the evaluator said pass, but the harness rules fail the work")
+    return Verdict(
+        issue=contract.issue,
+        verdict="pass" if passed else "fail",
+        model_verdict=submission.verdict,
+        criteria=results,
+        findings=list(submission.findings),
+        met=met,
+        total=len(results),
+        overrides=overrides,
+    )

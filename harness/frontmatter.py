@@ -1,0 +1,80 @@
+"""Markdown files with a YAML front matter block, parsed strictly.
+
+Numbers in front matter stay strings at this layer (``id: 001`` is the id ``"001"``, not the
+integer 1); pydantic converts fields that really are numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import UsageError
+
+
+class _StringNumberLoader(yaml.SafeLoader):
+    """SafeLoader that leaves int- and float-looking scalars as strings."""
+
+
+_StringNumberLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass(frozen=True)
+class Document:
+    meta: dict[str, Any]
+    body: str
+    body_line: int  # 1-based line number where the body starts, for error messages
+
+
+def load_yaml(text: str, *, source: str) -> Any:
+    """Parse YAML, keeping number-looking scalars as strings; errors name the source and line."""
+    try:
+        return yaml.load(text, Loader=_StringNumberLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise UsageError(f"{where}: invalid YAML: {problem}", hint="fix the YAML syntax at that line") from exc
+
+
+def parse(text: str, *, source: str) -> Document:
+    """Split ``text`` into front matter and body. A file without front matter has empty meta."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].rstrip() != "---":
+        return Document(meta={}, body=text, body_line=1)
+    for index in range(1, len(lines)):
+        if lines[index].rstrip() in ("---", "..."):
+            meta = load_yaml("".join(lines[1:index]), source=source) or {}
+            if not isinstance(meta, dict):
+                raise UsageError(
+                    f"{source}:2: the front matter must be a mapping of `key: value` lines",
+                    hint="start the file with `---`, then lines like `id: \"001\"` and `title: ...`, then `---`",
+                )
+            return Document(meta=meta, body="".join(lines[index + 1 :]), body_line=index + 2)
+    raise UsageError(
+        f"{source}:1: the front matter starts with `---` but is never closed",
+        hint="add a line `---` after the last front matter field",
+    )
+
+
+def render(meta: dict[str, Any], body: str) -> str:
+    front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+    return f"---\n{front}---\n{body if body.endswith(chr(10)) or not body else body + chr(10)}"
+
+
+def read(path: Path) -> Document:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise UsageError(f"{path}: file not found") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text", hint="save the file as UTF-8") from exc
+    return parse(text, source=str(path))

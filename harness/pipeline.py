@@ -1,0 +1,473 @@
+"""``harness run``: one issue from contract to verdict, with the harness deciding every gate.
+
+    contract  generator proposes, evaluator reviews, bounded rounds   -> commit "contract: …"
+    red       generator writes tests; the harness verifies red         -> commit "red: …"
+    review    evaluator accepts the red tests (or they are revised)    -> tests frozen
+    green     generator implements; the harness verifies green         -> commit "green: …"
+    verdict   evaluator, fresh context, grades; harness rules decide   -> verdict.json
+
+Agents never decide that they are done: every gate is computed here from the harness's own test
+runs, git state and the contract.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from harness import gitops, tdd_gate
+from harness.agent import Agent, RoleCall
+from harness.artifacts import (
+    Contract,
+    ContractProposal,
+    ContractReview,
+    Issue,
+    Verdict,
+    find_issue,
+    load_issue,
+    render_verdict,
+    save_contract,
+)
+from harness.config import Config, load_config
+from harness.errors import EXIT_FAIL, EXIT_INCOMPLETE, EXIT_OK, IncompleteError
+from harness.evaluation import decide_verdict
+from harness.fsutil import atomic_write_text
+from harness.model import make_client
+from harness.prompts import system_prompt
+from harness.roles import TestReview, TestsReady, VerdictSubmission
+from harness.testrunner import TestReport, run_tests
+from harness.trace import Ledger, Trace
+from harness.workspace import READ_ONLY_TOOLS, WORKSPACE_TOOLS, Workspace
+
+Outcome = Literal["pass", "fail", "blocked", "incomplete"]
+EXIT_CODES: dict[Outcome, int] = {"pass": EXIT_OK, "fail": EXIT_FAIL, "blocked": EXIT_FAIL, "incomplete": EXIT_INCOMPLETE}
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    run_dir: Path
+    issue: Issue
+    outcome: Outcome
+    reason: str
+    branch: str
+    worktree: Path
+    commits: list[tuple[str, str]] = field(default_factory=list)
+    verdict: Verdict | None = None
+    cost: float = 0.0
+    cost_known: bool = True
+    tokens: dict[str, int] = field(default_factory=dict)
+    peak_context: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.outcome]
+
+    @property
+    def trace_path(self) -> Path:
+        return self.run_dir / "trace.jsonl"
+
+
+class Stop(Exception):
+    """A gate ended the run: the work is blocked (bounded attempts, stuck, escalated) or failed."""
+
+    def __init__(self, outcome: Outcome, reason: str) -> None:
+        super().__init__(reason)
+        self.outcome: Outcome = outcome
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated issue, ready to run: nothing has been changed yet."""
+
+    root: Path
+    config: Config
+    harness_dir: Path
+    issue: Issue
+
+
+def prepare(repo: Path, issue_id: str) -> Prepared:
+    """Every check that can fail on bad input, before anything is written (exit 2, nothing changed)."""
+    root = gitops.repo_root(repo)
+    config = load_config(root)
+    harness_dir = root / config.harness_dir
+    issue = load_issue(find_issue(harness_dir / "issues", issue_id))
+    return Prepared(root=root, config=config, harness_dir=harness_dir, issue=issue)
+
+
+def run_issue(prepared: Prepared, *, on_event: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
+    config, issue = prepared.config, prepared.issue
+    client = make_client(max_retries=config.max_retries, timeout=config.request_timeout)
+    worktree_path = prepared.harness_dir / "worktrees" / f"{issue.id}-{issue.slug}"
+    worktree = gitops.create_worktree(prepared.root, worktree_path, issue.branch)
+    run_id = datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{issue.id}"
+    run_dir = prepared.harness_dir / "runs" / run_id
+    trace = Trace(run_dir / "trace.jsonl")
+    if on_event:
+        trace.subscribe(on_event)
+    ledger = Ledger(max_cost=config.budget.max_cost_per_issue)
+    run = _Run(prepared, client, worktree, run_dir, trace, ledger)
+    result = RunResult(run_id=run_id, run_dir=run_dir, issue=issue, outcome="incomplete", reason="",
+                       branch=worktree.branch, worktree=worktree.path)
+    trace.event("run_started", run_id=run_id, issue=issue.id, title=issue.title, branch=worktree.branch,
+                worktree=str(worktree.path), base=worktree.base)
+    try:
+        result.verdict = run.execute()
+        result.outcome = result.verdict.verdict
+        result.reason = f"{result.verdict.met}/{result.verdict.total} criteria met"
+    except Stop as stop:
+        result.outcome, result.reason = stop.outcome, stop.reason
+    except IncompleteError as exc:
+        result.outcome, result.reason = "incomplete", str(exc)
+    except KeyboardInterrupt:
+        result.outcome, result.reason = "incomplete", "interrupted (Ctrl-C); the branch and worktree are kept"
+    finally:
+        result.commits = gitops.commit_subjects(worktree.path, worktree.base)
+        result.cost, result.cost_known, result.tokens = ledger.cost, ledger.cost_known, ledger.tokens()
+        result.peak_context = run.peak_context
+        trace.event("run_finished", outcome=result.outcome, reason=result.reason, cost=result.cost,
+                    cost_known=result.cost_known, commits=[s for _, s in result.commits])
+        run.save_state(result.outcome, result.reason)
+        trace.close()
+    return result
+
+
+class _Run:
+    """The state of one issue run, and its phases in order."""
+
+    def __init__(self, prepared: Prepared, client: Any, worktree: gitops.Worktree, run_dir: Path,
+                 trace: Trace, ledger: Ledger) -> None:
+        self.p, self.config, self.issue = prepared, prepared.config, prepared.issue
+        self.limits = prepared.config.limits
+        self.client, self.worktree, self.run_dir, self.trace, self.ledger = client, worktree, run_dir, trace, ledger
+        self.contract_path = worktree.path / self.config.harness_dir / "contracts" / f"{self.issue.id}.md"
+        self.frozen: dict[str, str] = {}
+        self.phase = "setup"
+        self.baseline = tdd_gate.Baseline(passed=frozenset(), collected=0, failing=frozenset())
+        self.agents: list[Agent] = []
+        self._last_tests: TestsReady | None = None
+
+    # ------------------------------------------------------------------ phases
+
+    def execute(self) -> Verdict:
+        baseline_report = self.tests("baseline")
+        if not baseline_report.ran:
+            raise IncompleteError(
+                f"the test suite could not run in the worktree ({self._why_not_ran(baseline_report)})",
+                hint="check `test_command` in harness.toml runs in a fresh checkout of your repo",
+            )
+        self.baseline = tdd_gate.Baseline.from_report(baseline_report)
+        self.trace.event("baseline", passed=len(self.baseline.passed), failing=len(self.baseline.failing),
+                         collected=self.baseline.collected)
+        contract = self.negotiate_contract()
+        red_report = self.red_and_review(contract)
+        self.green(contract, min_collected=max(self.baseline.collected, red_report.collected))
+        return self.evaluate(contract)
+
+    def negotiate_contract(self) -> Contract:
+        self.enter("contract")
+        generator = self.agent("generator", "generator-contract", ["propose_contract"], tools=READ_ONLY_TOOLS,
+                               writable=False)
+        evaluator = self.agent("evaluator", "evaluator-contract", ["review_contract"], tools=("read", "glob", "grep"),
+                               writable=False)
+        contract = Contract(issue=self.issue.id)
+        call = generator.start(self.issue_handoff() + "\n\nPropose the done-contract with `propose_contract`.")
+        review_call: RoleCall | None = None
+        while True:
+            proposal: ContractProposal = call.input
+            contract = contract.propose(proposal)
+            save_contract(self.contract_path, contract)
+            self.trace.event("contract_proposed", round=contract.round, criteria=[c.id for c in proposal.criteria])
+            review_text = self.issue_handoff() + "\n\n" + _fenced("proposal", proposal.model_dump_json(indent=2))
+            if review_call is None:
+                review_call = evaluator.start(review_text + "\n\nReview it with `review_contract`.")
+            else:
+                review_call = evaluator.respond("The generator revised the contract.\n\n" + review_text)
+            review: ContractReview = review_call.input
+            contract = contract.review(review, max_rounds=self.limits.contract_rounds)
+            save_contract(self.contract_path, contract)
+            self.trace.event("contract_reviewed", round=contract.round, decision=review.decision,
+                             status=contract.status, objections=[o.model_dump() for o in review.objections])
+            if contract.status == "agreed":
+                self.commit(f"contract: {self.issue.id} agreed", [
+                    f"{len(contract.criteria)} criteria after {contract.round} round(s); sha256 {contract.sha256}",
+                    *[f"- {c.id}: {c.test}" for c in contract.criteria],
+                ])
+                return contract
+            if contract.status == "escalated":
+                self.commit(f"contract: {self.issue.id} escalated", ["no agreement; a human must settle it"])
+                raise Stop("blocked", f"no contract agreed after {contract.round} rounds; open objections: "
+                           + "; ".join(f"{o.criterion}: {o.problem}" for o in contract.open_objections)
+                           + f" (see {self.contract_path})")
+            call = generator.respond(
+                "The evaluator asked for revisions. Address every objection and call `propose_contract` "
+                "again with the complete revised contract:\n" + _objections(review.objections)
+            )
+
+    def red_and_review(self, contract: Contract) -> TestReport:
+        self.enter("red")
+        protected = self.protection(contract)
+        generator = self.agent("generator", "generator-red", ["tests_ready"], tools=tuple(WORKSPACE_TOOLS),
+                               protected=protected)
+        call = generator.start(self.contract_handoff(contract) + "\n\nWrite the failing tests, then call `tests_ready`.")
+        reviewer: Agent | None = None
+        attempts: list[str] = []
+        for review_round in range(1, self.limits.evaluator_rounds + 1):
+            report = self.verify_red_until_ok(generator, call, contract, attempts)
+            tests = self._last_tests
+            assert tests is not None
+            sha = self.commit(f"red: {self.issue.id} {self.issue.title}", [
+                f"{len(tests.tests)} test(s) fail for the right reason; {len(self.baseline.passed)} baseline test(s) "
+                "still pass", *[f"- {t}" for t in tests.tests],
+            ])
+            self.enter("test-review")
+            throwaway_text = self.tests_handoff(contract, tests, sha)
+            with self.throwaway(sha) as ws:
+                if reviewer is None:
+                    reviewer = self.agent("evaluator", "evaluator-tests", ["review_tests"], tools=READ_ONLY_TOOLS,
+                                          workspace=ws)
+                    review_call = reviewer.start(throwaway_text + "\n\nReview the tests with `review_tests`.")
+                else:
+                    reviewer.use_workspace(ws)
+                    review_call = reviewer.respond("The generator revised the tests.\n\n" + throwaway_text)
+            review: TestReview = review_call.input
+            self.trace.event("tests_reviewed", round=review_round, decision=review.decision,
+                             objections=[o.model_dump() for o in review.objections])
+            if review.decision == "accept":
+                self.frozen = {f: self.file_hash(f) or "" for f in sorted({tdd_gate.file_of(t) for t in tests.tests})}
+                self.trace.event("tests_frozen", files=sorted(self.frozen))
+                return report
+            self.enter("red")
+            call = generator.respond(
+                f"The harness verified red (commit {sha[:10]}), but the evaluator asked for revisions. Address "
+                "every objection, then call `tests_ready` again:\n" + _objections(review.objections)
+            )
+        raise Stop("blocked", f"the evaluator did not accept the tests after {self.limits.evaluator_rounds} rounds")
+
+    def verify_red_until_ok(self, generator: Agent, call: RoleCall, contract: Contract, attempts: list[str]) -> TestReport:
+        for _ in range(self.limits.red_attempts):
+            tests: TestsReady = call.input
+            report = self.tests("red")
+            sources = {f: self.read_text(f) for f in {tdd_gate.file_of(t) for t in tests.tests}}
+            result = tdd_gate.verify_red(report, tests.tests, contract_tests=contract.tests, baseline=self.baseline,
+                                         sources=sources)
+            self.trace.event("red_verified", ok=result.ok, tests=[s.__dict__ for s in result.tests],
+                             problems=list(result.problems))
+            if result.ok:
+                self._last_tests = tests
+                return report
+            attempts.append(result.fingerprint)
+            if tdd_gate.is_stuck(attempts, self.limits.stuck_after):
+                raise Stop("blocked", f"stuck: the same red failure {self.limits.stuck_after} times in a row:\n"
+                           + result.explain())
+            call = generator.respond(result.explain() + "\n\nFix this, then call `tests_ready` again.")
+        raise Stop("blocked", f"no valid red tests after {self.limits.red_attempts} attempts:\n" + result.explain())
+
+    def green(self, contract: Contract, *, min_collected: int) -> None:
+        self.enter("green")
+        generator = self.agent("generator", "generator-green", ["implementation_ready"],
+                               tools=tuple(WORKSPACE_TOOLS), protected=self.protection(contract, frozen=True))
+        call = generator.start(self.green_handoff(contract) + "\n\nImplement it, then call `implementation_ready`.")
+        fingerprints: list[str] = []
+        for _ in range(self.limits.green_attempts):
+            report = self.tests("green")
+            current = {path: self.file_hash(path) for path in self.frozen}
+            result = tdd_gate.verify_green(report, contract_tests=contract.tests, baseline=self.baseline,
+                                           min_collected=min_collected, frozen=self.frozen, current=current)
+            self.trace.event("green_verified", ok=result.ok, tests=[s.__dict__ for s in result.tests],
+                             problems=list(result.problems), collected=report.collected)
+            if result.ok:
+                self.commit(f"green: {self.issue.id} {self.issue.title}", [
+                    f"{len(contract.tests)} contract test(s) pass; {len(self.baseline.passed)} baseline test(s) still "
+                    f"pass; {report.collected} collected", *[f"- {t}" for t in contract.tests],
+                ])
+                return
+            fingerprints.append(result.fingerprint)
+            if tdd_gate.is_stuck(fingerprints, self.limits.stuck_after):
+                raise Stop("blocked", f"stuck: the same green failure {self.limits.stuck_after} times in a row:\n"
+                           + result.explain())
+            call = generator.respond(result.explain() + "\n\nFix this, then call `implementation_ready` again.")
+        raise Stop("blocked", f"not green after {self.limits.green_attempts} attempts:\n" + result.explain())
+
+    def evaluate(self, contract: Contract) -> Verdict:
+        self.enter("verdict")
+        sha = gitops.head(self.worktree.path)
+        handoff = self.verdict_handoff(contract, sha)
+        with self.throwaway(sha) as ws:
+            evaluator = self.agent("evaluator", "evaluator-verdict", ["submit_verdict"], tools=READ_ONLY_TOOLS,
+                                   workspace=ws)
+            call = evaluator.start(handoff + "\n\nGrade the work and call `submit_verdict`.")
+        submission: VerdictSubmission = call.input
+        verdict = decide_verdict(contract, submission)
+        atomic_write_text(self.run_dir / "verdict.json", verdict.model_dump_json(indent=2) + "\n")
+        atomic_write_text(self.run_dir / "verdict.md", render_verdict(verdict))
+        self.trace.event("verdict", verdict=verdict.verdict, model_verdict=verdict.model_verdict, met=verdict.met,
+                         total=verdict.total, overrides=verdict.overrides)
+        return verdict
+
+    # ------------------------------------------------------------------ services
+
+    def enter(self, phase: str) -> None:
+        self.phase = phase
+        self.trace.event("phase", phase=phase)
+        self.save_state("running", phase)
+
+    def agent(self, role: str, prompt: str, role_tools: list[str], *, tools: tuple[str, ...] = (),
+              writable: bool = True, protected: Callable[[str], str | None] | None = None,
+              workspace: Workspace | None = None) -> Agent:
+        if workspace is None and tools:
+            workspace = Workspace(self.worktree.path, writable=writable, bash_timeout=self.config.bash_timeout,
+                                  protected=protected)
+        model = getattr(self.config.models, role)
+        agent = Agent(role=role, phase=self.phase, model=model, system=system_prompt(prompt, self.p.harness_dir),
+                      client=self.client, trace=self.trace, ledger=self.ledger, limits=self.limits,
+                      role_tools=role_tools, workspace=workspace,
+                      workspace_tools=[t for t in tools if writable or t in READ_ONLY_TOOLS])
+        self.agents.append(agent)
+        return agent
+
+    @property
+    def peak_context(self) -> dict[str, int]:
+        """The largest context each agent reached, per role and phase (SPEC §9)."""
+        peaks: dict[str, int] = {}
+        for agent in self.agents:
+            key = f"{agent.role}/{agent.phase}"
+            peaks[key] = max(peaks.get(key, 0), agent.peak_context)
+        return peaks
+
+    def tests(self, label: str) -> TestReport:
+        report = run_tests(self.worktree.path, self.config.test_command, timeout=self.config.test_timeout)
+        self.trace.event("test_run", label=label, ran=report.ran, collected=report.collected,
+                         passed=len(report.passed()), failed=len(report.failed()), exit_code=report.exit_code,
+                         collection_errors=[e.nodeid for e in report.collection_errors],
+                         duration=round(report.duration, 3))
+        return report
+
+    def commit(self, subject: str, body: list[str]) -> str:
+        message = subject + "\n\n" + "\n".join(body) + f"\n\nHarness-Issue: {self.issue.id}\n"
+        sha = gitops.commit_all(self.worktree.path, message)
+        self.trace.event("commit", sha=sha, subject=subject)
+        return sha
+
+    def protection(self, contract: Contract, *, frozen: bool = False) -> Callable[[str], str | None]:
+        harness_dir = self.config.harness_dir.rstrip("/") + "/"
+        patterns = list(self.config.protected_paths)
+
+        def reason(path: str) -> str | None:
+            if path.startswith(harness_dir):
+                return (f"`{path}` belongs to the harness (contracts, issues, runs); it is not yours to change. "
+                        "If the contract is wrong, say so in your note.")
+            if frozen and path in self.frozen:
+                return (f"`{path}` is a frozen test file: the evaluator accepted it as the contract's proof. "
+                        "Change the implementation so it passes instead.")
+            for pattern in patterns:
+                if fnmatch.fnmatch(path, pattern):
+                    return f"`{path}` is protected by this repo's harness configuration ({pattern}); leave it unchanged."
+            return None
+
+        return reason
+
+    @contextlib.contextmanager
+    def throwaway(self, rev: str) -> Iterator[Workspace]:
+        """A detached checkout of ``rev`` for a read-only agent that may still run commands."""
+        parent = Path(tempfile.mkdtemp(prefix="harness-review-"))
+        path = gitops.add_detached_worktree(self.p.root, parent / "checkout", rev)
+        try:
+            yield Workspace(path, writable=False, bash_timeout=self.config.bash_timeout)
+        finally:
+            with contextlib.suppress(Exception):
+                gitops.remove_worktree(self.p.root, path)
+            shutil.rmtree(parent, ignore_errors=True)
+
+    def read_text(self, relpath: str) -> str:
+        path = self.worktree.path / relpath
+        try:
+            return path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def file_hash(self, relpath: str) -> str | None:
+        path = self.worktree.path / relpath
+        return tdd_gate.file_digest(path.read_bytes()) if path.is_file() else None
+
+    def save_state(self, status: str, detail: str) -> None:
+        state = {
+            "issue": self.issue.id, "branch": self.worktree.branch, "worktree": str(self.worktree.path),
+            "base": self.worktree.base, "phase": self.phase, "status": status, "detail": detail,
+            "frozen": self.frozen, "cost": self.ledger.cost, "peak_context": self.peak_context,
+        }
+        atomic_write_text(self.run_dir / "state.json", json.dumps(state, indent=2) + "\n")
+
+    @staticmethod
+    def _why_not_ran(report: TestReport) -> str:
+        return "timed out" if report.timed_out else f"exit code {report.exit_code}: {report.output_tail[-500:]}"
+
+    # ------------------------------------------------------------------ handoffs
+
+    def issue_handoff(self) -> str:
+        criteria = "\n".join(f"- {c}" for c in self.issue.acceptance_criteria)
+        return (
+            f"Issue {self.issue.id}: {self.issue.title}\n\n"
+            + _fenced("issue", self.issue.body.strip())
+            + f"\n\nAcceptance criteria, as the harness parsed them:\n{criteria}\n\n"
+            f"The repository is your workspace root. Its tests run with: {' '.join(self.config.test_command)}"
+        )
+
+    def contract_handoff(self, contract: Contract) -> str:
+        criteria = "\n".join(f"- {c.id}: {c.behaviour}\n  test: {c.test}" for c in contract.criteria)
+        scope = "\n".join(f"- {s}" for s in contract.out_of_scope) or "- (nothing listed)"
+        return (
+            self.issue_handoff()
+            + f"\n\nThe agreed, frozen done-contract ({self.contract_path.relative_to(self.worktree.path)}):\n"
+            f"{criteria}\n\nOut of scope:\n{scope}"
+        )
+
+    def tests_handoff(self, contract: Contract, tests: TestsReady, sha: str) -> str:
+        files = sorted({tdd_gate.file_of(t) for t in tests.tests})
+        listing = "\n\n".join(_fenced(f"file path={f}", self.read_text(f)) for f in files)
+        note = f"\n\nThe generator's note: {tests.note}" if tests.note else ""
+        return (
+            self.contract_handoff(contract)
+            + f"\n\nThe harness verified that these tests fail for the right reason (commit {sha[:10]}):\n"
+            + "\n".join(f"- {t}" for t in tests.tests) + note + "\n\n" + listing
+            + "\n\nYour workspace is a throwaway copy of that commit; you may run the tests there."
+        )
+
+    def green_handoff(self, contract: Contract) -> str:
+        frozen = "\n".join(f"- {f}" for f in sorted(self.frozen))
+        return (
+            self.contract_handoff(contract)
+            + f"\n\nThe failing tests are committed and frozen:\n{frozen}\n\n"
+            f"{len(self.baseline.passed)} test(s) passed before this issue began and must still pass."
+        )
+
+    def verdict_handoff(self, contract: Contract, sha: str) -> str:
+        diff = gitops.diff(self.worktree.path, self.worktree.base, sha)
+        if len(diff) > 60_000:
+            diff = diff[:60_000] + "\n[... diff truncated; read the files in the workspace ...]"
+        return (
+            self.contract_handoff(contract)
+            + "\n\nThe harness's own verification: every contract test passes, every test that passed before "
+            "still passes, the frozen tests are unchanged.\n\n"
+            + _fenced("diff", diff)
+            + "\n\nYour workspace is a throwaway copy of the result."
+        )
+
+
+def _fenced(tag: str, text: str) -> str:
+    """Untrusted text handed to a model as data: delimited, never mixed with instructions."""
+    name = tag.split()[0]
+    return f"<{tag}>\n{text}\n</{name}>"
+
+
+def _objections(objections: list[Any]) -> str:
+    return "\n".join(f"- [{o.criterion}] {o.problem} → required: {o.required_change}" for o in objections)

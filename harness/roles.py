@@ -1,0 +1,109 @@
+"""Role tools: how an agent ends its turn (SPEC §5). Names and fields are a public interface.
+
+The harness validates every role tool call with these models; a call that fails validation goes
+back to the model as a tool error that names the field and what to send instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from harness.artifacts import (
+    NODE_ID,
+    ContractProposal,
+    ContractReview,
+    CriterionResult,
+    Finding,
+    Objection,
+    Strict,
+)
+
+
+class TestsReady(Strict):
+    tests: list[str] = Field(min_length=1, description="pytest node ids of the new failing tests (path::name)")
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _node_ids(self) -> TestsReady:
+        bad = [t for t in self.tests if not NODE_ID.match(t)]
+        if bad:
+            raise ValueError(f"not pytest node ids: {', '.join(bad)}; write them as tests/test_x.py::test_name")
+        return self
+
+
+class TestReview(Strict):
+    decision: Literal["accept", "revise"]
+    objections: list[Objection] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _revise_needs_objections(self) -> TestReview:
+        if self.decision == "revise" and not self.objections:
+            raise ValueError("decision 'revise' needs at least one objection saying what must change")
+        return self
+
+
+class ImplementationReady(Strict):
+    note: str | None = None
+
+
+class VerdictSubmission(Strict):
+    verdict: Literal["pass", "fail"]
+    criteria: list[CriterionResult] = Field(min_length=1)
+    findings: list[Finding] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RoleTool:
+    name: str
+    description: str
+    input_model: type[BaseModel]
+
+
+ROLE_TOOLS: dict[str, RoleTool] = {
+    tool.name: tool
+    for tool in (
+        RoleTool(
+            "propose_contract",
+            "Propose the done-contract and end your turn. Each criterion is one behaviour a user could "
+            "observe, with the pytest node id (path::name) of the test that will prove it. The result of this "
+            "tool is the evaluator's review.",
+            ContractProposal,
+        ),
+        RoleTool(
+            "review_contract",
+            "Accept the proposed contract, or ask for revisions with one objection per problem "
+            "(criterion id, the problem, the exact change required). Ends your turn.",
+            ContractReview,
+        ),
+        RoleTool(
+            "tests_ready",
+            "Declare the new failing tests written and end your turn. The harness then runs the suite itself "
+            "and verifies that every listed test fails for the right reason (red). The result is the harness's "
+            "finding, or the evaluator's review of the tests.",
+            TestsReady,
+        ),
+        RoleTool(
+            "review_tests",
+            "Accept the red tests as a faithful, non-tautological expression of the contract, or ask for "
+            "revisions (one objection per problem). Ends your turn.",
+            TestReview,
+        ),
+        RoleTool(
+            "implementation_ready",
+            "Declare the implementation done and end your turn. The harness then runs the whole suite itself "
+            "and verifies green: contract tests pass, nothing regressed, frozen tests unchanged.",
+            ImplementationReady,
+        ),
+        RoleTool(
+            "submit_verdict",
+            "Submit your verdict and end your turn: one entry per contract criterion (met, unmet or uncertain, "
+            "with the evidence you checked), and findings with severity, path, line and the required fix.",
+            VerdictSubmission,
+        ),
+    )
+}
+
+ROLE_INPUTS: dict[str, type[BaseModel]] = {name: tool.input_model for name, tool in ROLE_TOOLS.items()}
