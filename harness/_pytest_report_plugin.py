@@ -211,9 +211,7 @@ class _Recorder:
         self.collection_errors: list[dict[str, Any]] = []
 
     @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, Any, None]:
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
         result = yield
         report: pytest.TestReport = result.get_result()
         if call.excinfo is not None:

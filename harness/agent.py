@@ -21,6 +21,7 @@ from typing import Any
 
 import anthropic
 from anthropic.lib.tools import BetaBuiltinFunctionTool, ToolError
+from anthropic.types.beta import BetaTextBlockParam
 from pydantic import BaseModel, ValidationError
 
 from harness.config import Limits
@@ -195,10 +196,13 @@ class Agent:
 
     def _run(self) -> RoleCall | None:
         """One pass of the SDK runner; returns the role call, or None when the agent stopped without one."""
+        system: list[BetaTextBlockParam] = [
+            {"type": "text", "text": self.system, "cache_control": {"type": "ephemeral"}}
+        ]
         runner = self._client.beta.messages.tool_runner(
             model=self.model,
             max_tokens=self._limits.max_tokens,
-            system=[{"type": "text", "text": self.system, "cache_control": _CACHE}],
+            system=system,
             tools=self._tools(),
             messages=list(self.messages),
             thread=False,
@@ -228,8 +232,13 @@ class Agent:
                         if b is not role_use
                     ]
                     runner.close()
-                    self._trace.event("role_call", agent=self.role, phase=self.phase, tool=role_use.name,
-                                      input=role_use.input)
+                    self._trace.event(
+                        "role_call",
+                        agent=self.role,
+                        phase=self.phase,
+                        tool=role_use.name,
+                        input=role_use.input,
+                    )
                     return RoleCall(role_use.name, parsed, role_use.id)
             if message.stop_reason != "tool_use" or not tool_uses:
                 why = (
@@ -265,21 +274,52 @@ class Agent:
         inp, out, write, read, cost = usage_cost(self.model, message.usage)
         self.peak_context = max(self.peak_context, inp + write + read)
         tool_calls = [b.name for b in message.content if b.type == "tool_use"]
-        record = CallRecord(self.role, self.phase, self.model, inp, out, write, read, cost, latency,
-                            message.stop_reason, tool_calls)
+        record = CallRecord(
+            self.role,
+            self.phase,
+            self.model,
+            inp,
+            out,
+            write,
+            read,
+            cost,
+            latency,
+            message.stop_reason,
+            tool_calls,
+        )
         self._ledger.record(record)
         text = " ".join(b.text for b in message.content if b.type == "text")
         self._trace.event(
-            "model_call", agent=self.role, phase=self.phase, model=self.model, turn=self.turns,
-            input_tokens=inp, output_tokens=out, cache_write_tokens=write, cache_read_tokens=read,
-            cost=cost, run_cost=self._ledger.cost, latency=round(latency, 3), stop_reason=message.stop_reason,
-            tool_calls=tool_calls, text=text[:1000], context_tokens=inp + write + read,
+            "model_call",
+            agent=self.role,
+            phase=self.phase,
+            model=self.model,
+            turn=self.turns,
+            input_tokens=inp,
+            output_tokens=out,
+            cache_write_tokens=write,
+            cache_read_tokens=read,
+            cost=cost,
+            run_cost=self._ledger.cost,
+            latency=round(latency, 3),
+            stop_reason=message.stop_reason,
+            tool_calls=tool_calls,
+            text=text[:1000],
+            context_tokens=inp + write + read,
         )
 
     def _on_tool(self, name: str, input: dict[str, Any], result: str, is_error: bool, duration: float) -> None:
         summary = {k: (v if not isinstance(v, str) or len(v) <= 200 else v[:200] + "…") for k, v in input.items()}
-        self._trace.event("tool_call", agent=self.role, phase=self.phase, tool=name, input=summary,
-                          is_error=is_error, duration=round(duration, 3), result=result[:500])
+        self._trace.event(
+            "tool_call",
+            agent=self.role,
+            phase=self.phase,
+            tool=name,
+            input=summary,
+            is_error=is_error,
+            duration=round(duration, 3),
+            result=result[:500],
+        )
 
 
 def _validated(name: str, data: object) -> BaseModel | None:

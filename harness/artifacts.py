@@ -134,9 +134,7 @@ class Criterion(Strict):
     @classmethod
     def _node_id(cls, value: str) -> str:
         if not NODE_ID.match(value):
-            raise ValueError(
-                f"{value!r} is not a pytest node id; write it as tests/test_feature.py::test_behaviour"
-            )
+            raise ValueError(f"{value!r} is not a pytest node id; write it as tests/test_feature.py::test_behaviour")
         return value
 
 
@@ -326,9 +324,11 @@ def _validate(model: type[Any], data: dict[str, Any], path: Path) -> Any:
 def describe_validation_error(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "(file)"
+        field = ".".join(str(p) for p in err["loc"])
         message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
+        if not field:
+            parts.append(message)
+        elif err["type"] == "missing":
             parts.append(f"field `{field}` is required")
         elif err["type"] == "extra_forbidden":
             parts.append(f"field `{field}` is not a known field")
@@ -356,6 +356,10 @@ def export_schemas(directory: Path) -> list[Path]:
     for name, model in models.items():
         path = directory / f"{name}.schema.json"
         schema = model.model_json_schema()
+        if model is Issue:
+            # The body is the Markdown after the front matter, not a front matter field.
+            for name in ("body", "slug"):
+                schema["properties"].pop(name, None)
         atomic_write_text(path, json.dumps(schema, indent=2, sort_keys=True) + "\n")
         written.append(path)
     return written

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from harness.errors import EXIT_INCOMPLETE, HarnessError
 
@@ -21,7 +22,8 @@ app = typer.Typer(
 )
 
 RepoOption = Annotated[
-    Path, typer.Option("--repo", help="The target git repository (default: the one containing the current directory).")
+    Path,
+    typer.Option("--repo", help="The target git repository (default: the one containing the current directory)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout; progress goes to stderr.")]
 
@@ -32,9 +34,10 @@ def _err() -> Console:
 
 def _fail(exc: HarnessError) -> typer.Exit:
     console = _err()
-    console.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+    # soft_wrap: paths and commands in errors are copied by users; never break them across lines.
+    console.print(f"[bold red]error:[/] {escape(exc.message)}", soft_wrap=True)
     if exc.hint:
-        console.print(f"  [bold]fix:[/] {exc.hint}", markup=True, highlight=False)
+        console.print(f"  [bold]fix:[/] {escape(exc.hint)}", soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 
@@ -52,8 +55,8 @@ def init(repo: RepoOption = Path("."), as_json: JsonOption = False) -> None:
         return
     console = _err()
     for line in report["actions"]:
-        console.print(f"  {line}", markup=False)
-    console.print(f"test command: {' '.join(report['test_command'])}", markup=False)
+        console.print(f"  {line}", markup=False, soft_wrap=True)
+    console.print(f"test command: {' '.join(report['test_command'])}", markup=False, soft_wrap=True)
     console.print("next: write an issue in .harness/issues/001-<slug>.md, then `harness run 001`", markup=False)
 
 

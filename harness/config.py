@@ -6,6 +6,7 @@ in a budget must not silently mean "no budget").
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,9 @@ class Limits(_Section):
     green_attempts: int = Field(5, ge=1, description="tries to make the tests pass with no regression")
     evaluator_rounds: int = Field(3, ge=1, description="test-review rounds")
     stuck_after: int = Field(3, ge=2, description="the same failure this many times in a row ends the run")
-    role_tool_reminders: int = Field(2, ge=0, description="reminders before an agent that never calls its role tool fails")
+    role_tool_reminders: int = Field(
+        2, ge=0, description="reminders before an agent that never calls its role tool fails"
+    )
     max_turns: int = Field(60, ge=1, description="model calls per agent per phase")
     max_tokens: int = Field(16_000, ge=256, description="max output tokens per model call")
 
@@ -89,7 +92,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def default_toml(test_command: list[str]) -> str:
     """The harness.toml that ``harness init`` writes: every key, with its default, commented."""
-    cmd = ", ".join(f'"{part}"' for part in test_command)
+    cmd = ", ".join(json.dumps(part) for part in test_command)  # a JSON string is a valid TOML basic string
     models, limits, budget = Models(), Limits(), Budget()
     return f"""# harness configuration. Every key is optional; the values below are the defaults.
 # Reference: docs/configuration.md

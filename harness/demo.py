@@ -46,13 +46,25 @@ def build_project(target: Path) -> Path:
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
     (target / "harness.toml").write_text(
         "# written by `harness demo`: the example's tests run with the Python harness runs on\n"
-        f"test_command = [{sys.executable!r}, \"-m\", \"pytest\"]\n".replace("'", '"'),
+        f'test_command = [{sys.executable!r}, "-m", "pytest"]\n'.replace("'", '"'),
         encoding="utf-8",
     )
     repo = git.Repo.init(target)
     repo.git.add("-A")
-    repo.git.execute(["git", "-c", "user.name=harness demo", "-c", "user.email=demo@localhost",
-                      "commit", "--no-verify", "--no-gpg-sign", "-m", "textkit: initial"])
+    repo.git.execute(
+        [
+            "git",
+            "-c",
+            "user.name=harness demo",
+            "-c",
+            "user.email=demo@localhost",
+            "commit",
+            "--no-verify",
+            "--no-gpg-sign",
+            "-m",
+            "textkit: initial",
+        ]
+    )
     return target
 
 
@@ -66,10 +78,12 @@ def run_demo(keep: Path | None, *, console: Console, run: Callable[[Any], Any]) 
     build_project(target)
     script = load_script(bundled("examples") / f"{EXAMPLE}.replay.yaml")
     console.print(f"demo project: {target}  (a fresh git repo; model responses are replayed offline)", markup=False)
-    with FakeMessagesAPI(script) as api, _environment(ANTHROPIC_BASE_URL=api.base_url,
-                                                      ANTHROPIC_API_KEY="offline-demo-key"):
+    with (
+        FakeMessagesAPI(script) as api,
+        _environment(ANTHROPIC_BASE_URL=api.base_url, ANTHROPIC_API_KEY="offline-demo-key"),
+    ):
         result = run(prepare(target, "001"))
     for problem in api.problems:
         console.print(f"[yellow]replay problem:[/] {problem}")
-    console.print(f"inspect it: cd {result.worktree} && git log --oneline --stat {result.branch}", markup=False)
+    console.print(f"inspect it: cd {result.worktree} && git log --oneline --stat", markup=False, soft_wrap=True)
     return result

@@ -17,7 +17,12 @@ from rich.text import Text
 if TYPE_CHECKING:
     from harness.pipeline import RunResult
 
-_OUTCOME_STYLE = {"pass": "bold green", "fail": "bold red", "blocked": "bold yellow", "incomplete": "bold magenta"}
+_OUTCOME_STYLE = {
+    "pass": "bold green",
+    "fail": "bold red",
+    "blocked": "bold yellow",
+    "incomplete": "bold magenta",
+}
 
 
 def describe(event: dict[str, Any]) -> str | None:
@@ -32,9 +37,11 @@ def describe(event: dict[str, Any]) -> str | None:
     if kind == "model_call":
         tools = ", ".join(event["tool_calls"]) or event.get("stop_reason") or "-"
         cost = "?" if event["cost"] is None else f"${event['run_cost']:.4f}"
-        return (f"{event['agent']} turn {event['turn']}: {tools}  "
-                f"[{event['input_tokens'] + event['cache_read_tokens'] + event['cache_write_tokens']} in / "
-                f"{event['output_tokens']} out, {cost}]")
+        return (
+            f"{event['agent']} turn {event['turn']}: {tools}  "
+            f"[{event['input_tokens'] + event['cache_read_tokens'] + event['cache_write_tokens']} in / "
+            f"{event['output_tokens']} out, {cost}]"
+        )
     if kind == "tool_call" and event["is_error"]:
         return f"  {event['tool']} refused: {event['result'].splitlines()[0][:160]}"
     if kind == "contract_proposed":
@@ -89,24 +96,42 @@ class RunDisplay:
             self.state["phase"] = event["phase"]
         if event["kind"] == "model_call":
             self.state.update(agent=event["agent"], turn=event["turn"], cost=event["run_cost"])
-            self.state["tokens"] += event["input_tokens"] + event["output_tokens"] + event["cache_read_tokens"] + \
-                event["cache_write_tokens"]
+            self.state["tokens"] += (
+                event["input_tokens"]
+                + event["output_tokens"]
+                + event["cache_read_tokens"]
+                + event["cache_write_tokens"]
+            )
         line = describe(event)
         if line is None:
             return
         if self._live is not None:
             self.lines = [*self.lines[-11:], line]
-            self.console.print(line, markup=False, highlight=False) if event["kind"] in (
-                "commit", "red_verified", "green_verified", "verdict", "phase") else None
+            self.console.print(line, markup=False, highlight=False, soft_wrap=True) if event["kind"] in (
+                "commit",
+                "red_verified",
+                "green_verified",
+                "verdict",
+                "phase",
+            ) else None
             self._live.update(self._render())
         else:
-            self.console.print(line, markup=False, highlight=False)
+            self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     def _render(self) -> Panel:
         s = self.state
-        head = Text.assemble(("phase ", "dim"), (s["phase"], "bold cyan"), ("   agent ", "dim"), (s["agent"], "bold"),
-                             ("   turn ", "dim"), str(s["turn"]), ("   tokens ", "dim"), f"{s['tokens']:,}",
-                             ("   cost ", "dim"), f"${s['cost']:.4f}")
+        head = Text.assemble(
+            ("phase ", "dim"),
+            (s["phase"], "bold cyan"),
+            ("   agent ", "dim"),
+            (s["agent"], "bold"),
+            ("   turn ", "dim"),
+            str(s["turn"]),
+            ("   tokens ", "dim"),
+            f"{s['tokens']:,}",
+            ("   cost ", "dim"),
+            f"${s['cost']:.4f}",
+        )
         return Panel(Group(head, Text("\n".join(self.lines[-6:]), style="dim")), title="harness run", expand=True)
 
 
@@ -126,8 +151,11 @@ def summary(result: RunResult) -> Panel:
     table.add_row("branch", f"{result.branch}  (worktree {result.worktree})")
     cost = f"${result.cost:.4f}" if result.cost_known else f"${result.cost:.4f} + UNKNOWN (unpriced model)"
     tokens = result.tokens
-    table.add_row("cost", f"{cost}   tokens in {tokens.get('input', 0):,} / out {tokens.get('output', 0):,} / "
-                          f"cache read {tokens.get('cache_read', 0):,} / cache write {tokens.get('cache_write', 0):,}")
+    table.add_row(
+        "cost",
+        f"{cost}   tokens in {tokens.get('input', 0):,} / out {tokens.get('output', 0):,} / "
+        f"cache read {tokens.get('cache_read', 0):,} / cache write {tokens.get('cache_write', 0):,}",
+    )
     table.add_row("trace", str(result.trace_path))
     table.add_row("exit code", str(result.exit_code))
     return Panel(table, title=f"issue {result.issue.id}: {result.issue.title}", border_style=style)

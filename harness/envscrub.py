@@ -9,10 +9,31 @@ import os
 from collections.abc import Mapping
 
 _ALLOWED = {
-    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TERM", "TZ", "TMPDIR",
-    "PWD", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHASHSEED", "PYTHONIOENCODING", "PYTHONUTF8",
-    "PYTHONDONTWRITEBYTECODE", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS",
-    "PIP_NO_INDEX", "CI", "NO_COLOR", "COLUMNS", "LINES",
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "TERM",
+    "TZ",
+    "TMPDIR",
+    "PWD",
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "PYTHONHASHSEED",
+    "PYTHONIOENCODING",
+    "PYTHONUTF8",
+    "PYTHONDONTWRITEBYTECODE",
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+    "PIP_NO_INDEX",
+    "CI",
+    "NO_COLOR",
+    "COLUMNS",
+    "LINES",
 }
 _ALLOWED_PREFIXES = ("LC_",)
 # Even an allowed-looking name is dropped when it smells of a credential.

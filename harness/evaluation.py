@@ -11,11 +11,22 @@ from collections.abc import Sequence
 from harness.artifacts import Contract, CriterionResult, Finding, Verdict
 from harness.roles import VerdictSubmission
 
+_RANK = {"met": 0, "uncertain": 1, "unmet": 2}
+
 
 def decide_verdict(contract: Contract, submission: VerdictSubmission, *, guard_errors: Sequence[str] = ()) -> Verdict:
-    given = {c.id: c for c in submission.criteria}
-    results: list[CriterionResult] = []
+    given: dict[str, CriterionResult] = {}
     overrides: list[str] = []
+    for judged in submission.criteria:
+        earlier = given.get(judged.id)
+        if earlier is not None and earlier.status != judged.status:
+            overrides.append(
+                f"criterion {judged.id} was judged both {earlier.status} and {judged.status}; the worse counts"
+            )
+        if earlier is None or _RANK[judged.status] > _RANK[earlier.status]:
+            given[judged.id] = judged
+    results: list[CriterionResult] = []
+    result: CriterionResult | None
     for criterion in contract.criteria:
         result = given.get(criterion.id)
         if result is None:

@@ -273,18 +273,14 @@ class _PromptCache:
             control = items[last - 1].cache_control or {}
             usage.creation_1h = control.get("ttl") == "1h"
         if write:
-            self._written.update(
-                prefix_hashes[end] for end in breakpoints if prefix_tokens[end] >= self.min_tokens
-            )
+            self._written.update(prefix_hashes[end] for end in breakpoints if prefix_tokens[end] >= self.min_tokens)
         return usage
 
 
 # ----------------------------------------------------------------------------------------------------
 # Request validation
 
-THREAD_UNSUPPORTED = (
-    "this server keeps no conversation state: `thread` is not supported; send the full message history"
-)
+THREAD_UNSUPPORTED = "this server keeps no conversation state: `thread` is not supported; send the full message history"
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 _MAX_CACHE_BREAKPOINTS = 4
 
@@ -340,8 +336,7 @@ def _validate(body: Any, *, count_tokens: bool) -> None:
         breakpoints += 1
     if breakpoints > _MAX_CACHE_BREAKPOINTS:
         raise _Invalid(
-            f"A maximum of {_MAX_CACHE_BREAKPOINTS} blocks with cache_control may be provided. "
-            f"Found {breakpoints}."
+            f"A maximum of {_MAX_CACHE_BREAKPOINTS} blocks with cache_control may be provided. Found {breakpoints}."
         )
 
 
@@ -430,9 +425,7 @@ def _validate_messages(messages: list[Any], *, tools_defined: bool) -> int:
             raise _Invalid(f"messages.{i}.content: Field required")
         content = message["content"]
         if not isinstance(content, str | list):
-            raise _Invalid(
-                f"messages.{i}.content: Input should be a valid string or a list of content blocks"
-            )
+            raise _Invalid(f"messages.{i}.content: Input should be a valid string or a list of content blocks")
         if not content and not (i == last and role == "assistant"):
             raise _Invalid(
                 f"messages.{i}: all messages must have non-empty content except for the optional final "
@@ -775,9 +768,7 @@ class FakeMessagesAPI:
             if refused is not None:
                 if route == "/v1/messages":
                     with self._lock:
-                        self.requests.append(
-                            RecordedRequest(path=path, headers=headers, body=_parse_body(raw)[0])
-                        )
+                        self.requests.append(RecordedRequest(path=path, headers=headers, body=_parse_body(raw)[0]))
                 response = refused
             elif route == "/v1/messages":
                 response = self._create_message(path, headers, raw)

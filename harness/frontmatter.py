@@ -20,7 +20,9 @@ class _StringNumberLoader(yaml.SafeLoader):
 
 
 _StringNumberLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    first: [
+        (tag, regexp) for tag, regexp in resolvers if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+    ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
@@ -32,14 +34,18 @@ class Document:
     body_line: int  # 1-based line number where the body starts, for error messages
 
 
-def load_yaml(text: str, *, source: str) -> Any:
-    """Parse YAML, keeping number-looking scalars as strings; errors name the source and line."""
+def load_yaml(text: str, *, source: str, first_line: int = 1) -> Any:
+    """Parse YAML, keeping number-looking scalars as strings; errors name the source and the line
+    (``first_line`` is the line of the file where ``text`` starts)."""
     try:
-        return yaml.load(text, Loader=_StringNumberLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_StringNumberLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        where = f"{source}:{mark.line + first_line}" if mark is not None else source
         problem = getattr(exc, "problem", None) or str(exc)
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and context_mark is not None:
+            problem += f" ({context} that starts at line {context_mark.line + first_line})"
         raise UsageError(f"{where}: invalid YAML: {problem}", hint="fix the YAML syntax at that line") from exc
 
 
@@ -52,11 +58,11 @@ def parse(text: str, *, source: str) -> Document:
         return Document(meta={}, body=text, body_line=1)
     for index in range(1, len(lines)):
         if lines[index].rstrip() in ("---", "..."):
-            meta = load_yaml("".join(lines[1:index]), source=source) or {}
+            meta = load_yaml("".join(lines[1:index]), source=source, first_line=2) or {}
             if not isinstance(meta, dict):
                 raise UsageError(
                     f"{source}:2: the front matter must be a mapping of `key: value` lines",
-                    hint="start the file with `---`, then lines like `id: \"001\"` and `title: ...`, then `---`",
+                    hint='start the file with `---`, then lines like `id: "001"` and `title: ...`, then `---`',
                 )
             return Document(meta=meta, body="".join(lines[index + 1 :]), body_line=index + 2)
     raise UsageError(

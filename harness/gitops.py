@@ -59,7 +59,8 @@ def create_worktree(repo_path: Path, path: Path, branch: str) -> Worktree:
     repo = open_repo(repo_path)
     base = repo.head.commit.hexsha
     if branch in [h.name for h in repo.heads]:
-        raise UsageError(*_existing_branch_message(repo, branch, path))
+        message, hint = _existing_branch_message(repo, branch, path)
+        raise UsageError(message, hint=hint)
     if path.exists():
         raise UsageError(
             f"{path} already exists but branch {branch} does not",
@@ -72,7 +73,9 @@ def create_worktree(repo_path: Path, path: Path, branch: str) -> Worktree:
 
 def _existing_branch_message(repo: git.Repo, branch: str, path: Path) -> tuple[str, str]:
     extra = list(repo.iter_commits(f"HEAD..{branch}"))
-    cleanup = f"git worktree remove --force {path}; git branch -D {branch}" if path.exists() else f"git branch -D {branch}"
+    cleanup = (
+        f"git worktree remove --force {path}; git branch -D {branch}" if path.exists() else f"git branch -D {branch}"
+    )
     if extra and all(str(c.message).startswith(PHASE_PREFIXES) for c in extra):
         return (
             f"branch {branch} already exists with {len(extra)} commit(s) from an earlier harness run",

@@ -48,7 +48,12 @@ from harness.trace import Ledger, Trace
 from harness.workspace import READ_ONLY_TOOLS, WORKSPACE_TOOLS, Workspace
 
 Outcome = Literal["pass", "fail", "blocked", "incomplete"]
-EXIT_CODES: dict[Outcome, int] = {"pass": EXIT_OK, "fail": EXIT_FAIL, "blocked": EXIT_FAIL, "incomplete": EXIT_INCOMPLETE}
+EXIT_CODES: dict[Outcome, int] = {
+    "pass": EXIT_OK,
+    "fail": EXIT_FAIL,
+    "blocked": EXIT_FAIL,
+    "incomplete": EXIT_INCOMPLETE,
+}
 
 
 @dataclass
@@ -116,10 +121,24 @@ def run_issue(prepared: Prepared, *, on_event: Callable[[dict[str, Any]], None] 
         trace.subscribe(on_event)
     ledger = Ledger(max_cost=config.budget.max_cost_per_issue)
     run = _Run(prepared, client, worktree, run_dir, trace, ledger)
-    result = RunResult(run_id=run_id, run_dir=run_dir, issue=issue, outcome="incomplete", reason="",
-                       branch=worktree.branch, worktree=worktree.path)
-    trace.event("run_started", run_id=run_id, issue=issue.id, title=issue.title, branch=worktree.branch,
-                worktree=str(worktree.path), base=worktree.base)
+    result = RunResult(
+        run_id=run_id,
+        run_dir=run_dir,
+        issue=issue,
+        outcome="incomplete",
+        reason="",
+        branch=worktree.branch,
+        worktree=worktree.path,
+    )
+    trace.event(
+        "run_started",
+        run_id=run_id,
+        issue=issue.id,
+        title=issue.title,
+        branch=worktree.branch,
+        worktree=str(worktree.path),
+        base=worktree.base,
+    )
     try:
         result.verdict = run.execute()
         result.outcome = result.verdict.verdict
@@ -134,8 +153,14 @@ def run_issue(prepared: Prepared, *, on_event: Callable[[dict[str, Any]], None] 
         result.commits = gitops.commit_subjects(worktree.path, worktree.base)
         result.cost, result.cost_known, result.tokens = ledger.cost, ledger.cost_known, ledger.tokens()
         result.peak_context = run.peak_context
-        trace.event("run_finished", outcome=result.outcome, reason=result.reason, cost=result.cost,
-                    cost_known=result.cost_known, commits=[s for _, s in result.commits])
+        trace.event(
+            "run_finished",
+            outcome=result.outcome,
+            reason=result.reason,
+            cost=result.cost,
+            cost_known=result.cost_known,
+            commits=[s for _, s in result.commits],
+        )
         run.save_state(result.outcome, result.reason)
         trace.close()
     return result
@@ -144,11 +169,24 @@ def run_issue(prepared: Prepared, *, on_event: Callable[[dict[str, Any]], None] 
 class _Run:
     """The state of one issue run, and its phases in order."""
 
-    def __init__(self, prepared: Prepared, client: Any, worktree: gitops.Worktree, run_dir: Path,
-                 trace: Trace, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        prepared: Prepared,
+        client: Any,
+        worktree: gitops.Worktree,
+        run_dir: Path,
+        trace: Trace,
+        ledger: Ledger,
+    ) -> None:
         self.p, self.config, self.issue = prepared, prepared.config, prepared.issue
         self.limits = prepared.config.limits
-        self.client, self.worktree, self.run_dir, self.trace, self.ledger = client, worktree, run_dir, trace, ledger
+        self.client, self.worktree, self.run_dir, self.trace, self.ledger = (
+            client,
+            worktree,
+            run_dir,
+            trace,
+            ledger,
+        )
         self.contract_path = worktree.path / self.config.harness_dir / "contracts" / f"{self.issue.id}.md"
         self.frozen: dict[str, str] = {}
         self.phase = "setup"
@@ -166,8 +204,12 @@ class _Run:
                 hint="check `test_command` in harness.toml runs in a fresh checkout of your repo",
             )
         self.baseline = tdd_gate.Baseline.from_report(baseline_report)
-        self.trace.event("baseline", passed=len(self.baseline.passed), failing=len(self.baseline.failing),
-                         collected=self.baseline.collected)
+        self.trace.event(
+            "baseline",
+            passed=len(self.baseline.passed),
+            failing=len(self.baseline.failing),
+            collected=self.baseline.collected,
+        )
         contract = self.negotiate_contract()
         red_report = self.red_and_review(contract)
         self.green(contract, min_collected=max(self.baseline.collected, red_report.collected))
@@ -175,10 +217,16 @@ class _Run:
 
     def negotiate_contract(self) -> Contract:
         self.enter("contract")
-        generator = self.agent("generator", "generator-contract", ["propose_contract"], tools=READ_ONLY_TOOLS,
-                               writable=False)
-        evaluator = self.agent("evaluator", "evaluator-contract", ["review_contract"], tools=("read", "glob", "grep"),
-                               writable=False)
+        generator = self.agent(
+            "generator", "generator-contract", ["propose_contract"], tools=READ_ONLY_TOOLS, writable=False
+        )
+        evaluator = self.agent(
+            "evaluator",
+            "evaluator-contract",
+            ["review_contract"],
+            tools=("read", "glob", "grep"),
+            writable=False,
+        )
         contract = Contract(issue=self.issue.id)
         call = generator.start(self.issue_handoff() + "\n\nPropose the done-contract with `propose_contract`.")
         review_call: RoleCall | None = None
@@ -195,19 +243,30 @@ class _Run:
             review: ContractReview = review_call.input
             contract = contract.review(review, max_rounds=self.limits.contract_rounds)
             save_contract(self.contract_path, contract)
-            self.trace.event("contract_reviewed", round=contract.round, decision=review.decision,
-                             status=contract.status, objections=[o.model_dump() for o in review.objections])
+            self.trace.event(
+                "contract_reviewed",
+                round=contract.round,
+                decision=review.decision,
+                status=contract.status,
+                objections=[o.model_dump() for o in review.objections],
+            )
             if contract.status == "agreed":
-                self.commit(f"contract: {self.issue.id} agreed", [
-                    f"{len(contract.criteria)} criteria after {contract.round} round(s); sha256 {contract.sha256}",
-                    *[f"- {c.id}: {c.test}" for c in contract.criteria],
-                ])
+                self.commit(
+                    f"contract: {self.issue.id} agreed",
+                    [
+                        f"{len(contract.criteria)} criteria after {contract.round} round(s); sha256 {contract.sha256}",
+                        *[f"- {c.id}: {c.test}" for c in contract.criteria],
+                    ],
+                )
                 return contract
             if contract.status == "escalated":
                 self.commit(f"contract: {self.issue.id} escalated", ["no agreement; a human must settle it"])
-                raise Stop("blocked", f"no contract agreed after {contract.round} rounds; open objections: "
-                           + "; ".join(f"{o.criterion}: {o.problem}" for o in contract.open_objections)
-                           + f" (see {self.contract_path})")
+                raise Stop(
+                    "blocked",
+                    f"no contract agreed after {contract.round} rounds; open objections: "
+                    + "; ".join(f"{o.criterion}: {o.problem}" for o in contract.open_objections)
+                    + f" (see {self.contract_path})",
+                )
             call = generator.respond(
                 "The evaluator asked for revisions. Address every objection and call `propose_contract` "
                 "again with the complete revised contract:\n" + _objections(review.objections)
@@ -216,32 +275,44 @@ class _Run:
     def red_and_review(self, contract: Contract) -> TestReport:
         self.enter("red")
         protected = self.protection(contract)
-        generator = self.agent("generator", "generator-red", ["tests_ready"], tools=tuple(WORKSPACE_TOOLS),
-                               protected=protected)
-        call = generator.start(self.contract_handoff(contract) + "\n\nWrite the failing tests, then call `tests_ready`.")
+        generator = self.agent(
+            "generator", "generator-red", ["tests_ready"], tools=tuple(WORKSPACE_TOOLS), protected=protected
+        )
+        call = generator.start(
+            self.contract_handoff(contract) + "\n\nWrite the failing tests, then call `tests_ready`."
+        )
         reviewer: Agent | None = None
         attempts: list[str] = []
         for review_round in range(1, self.limits.evaluator_rounds + 1):
             report = self.verify_red_until_ok(generator, call, contract, attempts)
             tests = self._last_tests
             assert tests is not None
-            sha = self.commit(f"red: {self.issue.id} {self.issue.title}", [
-                f"{len(tests.tests)} test(s) fail for the right reason; {len(self.baseline.passed)} baseline test(s) "
-                "still pass", *[f"- {t}" for t in tests.tests],
-            ])
+            sha = self.commit(
+                f"red: {self.issue.id} {self.issue.title}",
+                [
+                    f"{len(tests.tests)} test(s) fail for the right reason; "
+                    f"{len(self.baseline.passed)} baseline test(s) still pass",
+                    *[f"- {t}" for t in tests.tests],
+                ],
+            )
             self.enter("test-review")
             throwaway_text = self.tests_handoff(contract, tests, sha)
             with self.throwaway(sha) as ws:
                 if reviewer is None:
-                    reviewer = self.agent("evaluator", "evaluator-tests", ["review_tests"], tools=READ_ONLY_TOOLS,
-                                          workspace=ws)
+                    reviewer = self.agent(
+                        "evaluator", "evaluator-tests", ["review_tests"], tools=READ_ONLY_TOOLS, workspace=ws
+                    )
                     review_call = reviewer.start(throwaway_text + "\n\nReview the tests with `review_tests`.")
                 else:
                     reviewer.use_workspace(ws)
                     review_call = reviewer.respond("The generator revised the tests.\n\n" + throwaway_text)
             review: TestReview = review_call.input
-            self.trace.event("tests_reviewed", round=review_round, decision=review.decision,
-                             objections=[o.model_dump() for o in review.objections])
+            self.trace.event(
+                "tests_reviewed",
+                round=review_round,
+                decision=review.decision,
+                objections=[o.model_dump() for o in review.objections],
+            )
             if review.decision == "accept":
                 self.frozen = {f: self.file_hash(f) or "" for f in sorted({tdd_gate.file_of(t) for t in tests.tests})}
                 self.trace.event("tests_frozen", files=sorted(self.frozen))
@@ -253,49 +324,80 @@ class _Run:
             )
         raise Stop("blocked", f"the evaluator did not accept the tests after {self.limits.evaluator_rounds} rounds")
 
-    def verify_red_until_ok(self, generator: Agent, call: RoleCall, contract: Contract, attempts: list[str]) -> TestReport:
+    def verify_red_until_ok(
+        self, generator: Agent, call: RoleCall, contract: Contract, attempts: list[str]
+    ) -> TestReport:
         for _ in range(self.limits.red_attempts):
             tests: TestsReady = call.input
             report = self.tests("red")
             sources = {f: self.read_text(f) for f in {tdd_gate.file_of(t) for t in tests.tests}}
-            result = tdd_gate.verify_red(report, tests.tests, contract_tests=contract.tests, baseline=self.baseline,
-                                         sources=sources)
-            self.trace.event("red_verified", ok=result.ok, tests=[s.__dict__ for s in result.tests],
-                             problems=list(result.problems))
+            result = tdd_gate.verify_red(
+                report, tests.tests, contract_tests=contract.tests, baseline=self.baseline, sources=sources
+            )
+            self.trace.event(
+                "red_verified",
+                ok=result.ok,
+                tests=[s.__dict__ for s in result.tests],
+                problems=list(result.problems),
+            )
             if result.ok:
                 self._last_tests = tests
                 return report
             attempts.append(result.fingerprint)
             if tdd_gate.is_stuck(attempts, self.limits.stuck_after):
-                raise Stop("blocked", f"stuck: the same red failure {self.limits.stuck_after} times in a row:\n"
-                           + result.explain())
+                raise Stop(
+                    "blocked",
+                    f"stuck: the same red failure {self.limits.stuck_after} times in a row:\n" + result.explain(),
+                )
             call = generator.respond(result.explain() + "\n\nFix this, then call `tests_ready` again.")
         raise Stop("blocked", f"no valid red tests after {self.limits.red_attempts} attempts:\n" + result.explain())
 
     def green(self, contract: Contract, *, min_collected: int) -> None:
         self.enter("green")
-        generator = self.agent("generator", "generator-green", ["implementation_ready"],
-                               tools=tuple(WORKSPACE_TOOLS), protected=self.protection(contract, frozen=True))
-        call = generator.start(self.green_handoff(contract) + "\n\nImplement it, then call `implementation_ready`.")
+        generator = self.agent(
+            "generator",
+            "generator-green",
+            ["implementation_ready"],
+            tools=tuple(WORKSPACE_TOOLS),
+            protected=self.protection(contract, frozen=True),
+        )
+        generator.start(self.green_handoff(contract) + "\n\nImplement it, then call `implementation_ready`.")
         fingerprints: list[str] = []
         for _ in range(self.limits.green_attempts):
             report = self.tests("green")
             current = {path: self.file_hash(path) for path in self.frozen}
-            result = tdd_gate.verify_green(report, contract_tests=contract.tests, baseline=self.baseline,
-                                           min_collected=min_collected, frozen=self.frozen, current=current)
-            self.trace.event("green_verified", ok=result.ok, tests=[s.__dict__ for s in result.tests],
-                             problems=list(result.problems), collected=report.collected)
+            result = tdd_gate.verify_green(
+                report,
+                contract_tests=contract.tests,
+                baseline=self.baseline,
+                min_collected=min_collected,
+                frozen=self.frozen,
+                current=current,
+            )
+            self.trace.event(
+                "green_verified",
+                ok=result.ok,
+                tests=[s.__dict__ for s in result.tests],
+                problems=list(result.problems),
+                collected=report.collected,
+            )
             if result.ok:
-                self.commit(f"green: {self.issue.id} {self.issue.title}", [
-                    f"{len(contract.tests)} contract test(s) pass; {len(self.baseline.passed)} baseline test(s) still "
-                    f"pass; {report.collected} collected", *[f"- {t}" for t in contract.tests],
-                ])
+                self.commit(
+                    f"green: {self.issue.id} {self.issue.title}",
+                    [
+                        f"{len(contract.tests)} contract test(s) pass; "
+                        f"{len(self.baseline.passed)} baseline test(s) still pass; {report.collected} collected",
+                        *[f"- {t}" for t in contract.tests],
+                    ],
+                )
                 return
             fingerprints.append(result.fingerprint)
             if tdd_gate.is_stuck(fingerprints, self.limits.stuck_after):
-                raise Stop("blocked", f"stuck: the same green failure {self.limits.stuck_after} times in a row:\n"
-                           + result.explain())
-            call = generator.respond(result.explain() + "\n\nFix this, then call `implementation_ready` again.")
+                raise Stop(
+                    "blocked",
+                    f"stuck: the same green failure {self.limits.stuck_after} times in a row:\n" + result.explain(),
+                )
+            generator.respond(result.explain() + "\n\nFix this, then call `implementation_ready` again.")
         raise Stop("blocked", f"not green after {self.limits.green_attempts} attempts:\n" + result.explain())
 
     def evaluate(self, contract: Contract) -> Verdict:
@@ -303,15 +405,22 @@ class _Run:
         sha = gitops.head(self.worktree.path)
         handoff = self.verdict_handoff(contract, sha)
         with self.throwaway(sha) as ws:
-            evaluator = self.agent("evaluator", "evaluator-verdict", ["submit_verdict"], tools=READ_ONLY_TOOLS,
-                                   workspace=ws)
+            evaluator = self.agent(
+                "evaluator", "evaluator-verdict", ["submit_verdict"], tools=READ_ONLY_TOOLS, workspace=ws
+            )
             call = evaluator.start(handoff + "\n\nGrade the work and call `submit_verdict`.")
         submission: VerdictSubmission = call.input
         verdict = decide_verdict(contract, submission)
         atomic_write_text(self.run_dir / "verdict.json", verdict.model_dump_json(indent=2) + "\n")
         atomic_write_text(self.run_dir / "verdict.md", render_verdict(verdict))
-        self.trace.event("verdict", verdict=verdict.verdict, model_verdict=verdict.model_verdict, met=verdict.met,
-                         total=verdict.total, overrides=verdict.overrides)
+        self.trace.event(
+            "verdict",
+            verdict=verdict.verdict,
+            model_verdict=verdict.model_verdict,
+            met=verdict.met,
+            total=verdict.total,
+            overrides=verdict.overrides,
+        )
         return verdict
 
     # ------------------------------------------------------------------ services
@@ -321,17 +430,38 @@ class _Run:
         self.trace.event("phase", phase=phase)
         self.save_state("running", phase)
 
-    def agent(self, role: str, prompt: str, role_tools: list[str], *, tools: tuple[str, ...] = (),
-              writable: bool = True, protected: Callable[[str], str | None] | None = None,
-              workspace: Workspace | None = None) -> Agent:
+    def agent(
+        self,
+        role: str,
+        prompt: str,
+        role_tools: list[str],
+        *,
+        tools: tuple[str, ...] = (),
+        writable: bool = True,
+        protected: Callable[[str], str | None] | None = None,
+        workspace: Workspace | None = None,
+    ) -> Agent:
         if workspace is None and tools:
-            workspace = Workspace(self.worktree.path, writable=writable, bash_timeout=self.config.bash_timeout,
-                                  protected=protected)
+            workspace = Workspace(
+                self.worktree.path,
+                writable=writable,
+                bash_timeout=self.config.bash_timeout,
+                protected=protected,
+            )
         model = getattr(self.config.models, role)
-        agent = Agent(role=role, phase=self.phase, model=model, system=system_prompt(prompt, self.p.harness_dir),
-                      client=self.client, trace=self.trace, ledger=self.ledger, limits=self.limits,
-                      role_tools=role_tools, workspace=workspace,
-                      workspace_tools=[t for t in tools if writable or t in READ_ONLY_TOOLS])
+        agent = Agent(
+            role=role,
+            phase=self.phase,
+            model=model,
+            system=system_prompt(prompt, self.p.harness_dir),
+            client=self.client,
+            trace=self.trace,
+            ledger=self.ledger,
+            limits=self.limits,
+            role_tools=role_tools,
+            workspace=workspace,
+            workspace_tools=[t for t in tools if writable or t in READ_ONLY_TOOLS],
+        )
         self.agents.append(agent)
         return agent
 
@@ -346,10 +476,17 @@ class _Run:
 
     def tests(self, label: str) -> TestReport:
         report = run_tests(self.worktree.path, self.config.test_command, timeout=self.config.test_timeout)
-        self.trace.event("test_run", label=label, ran=report.ran, collected=report.collected,
-                         passed=len(report.passed()), failed=len(report.failed()), exit_code=report.exit_code,
-                         collection_errors=[e.nodeid for e in report.collection_errors],
-                         duration=round(report.duration, 3))
+        self.trace.event(
+            "test_run",
+            label=label,
+            ran=report.ran,
+            collected=report.collected,
+            passed=len(report.passed()),
+            failed=len(report.failed()),
+            exit_code=report.exit_code,
+            collection_errors=[e.nodeid for e in report.collection_errors],
+            duration=round(report.duration, 3),
+        )
         return report
 
     def commit(self, subject: str, body: list[str]) -> str:
@@ -364,14 +501,20 @@ class _Run:
 
         def reason(path: str) -> str | None:
             if path.startswith(harness_dir):
-                return (f"`{path}` belongs to the harness (contracts, issues, runs); it is not yours to change. "
-                        "If the contract is wrong, say so in your note.")
+                return (
+                    f"`{path}` belongs to the harness (contracts, issues, runs); it is not yours to change. "
+                    "If the contract is wrong, say so in your note."
+                )
             if frozen and path in self.frozen:
-                return (f"`{path}` is a frozen test file: the evaluator accepted it as the contract's proof. "
-                        "Change the implementation so it passes instead.")
+                return (
+                    f"`{path}` is a frozen test file: the evaluator accepted it as the contract's proof. "
+                    "Change the implementation so it passes instead."
+                )
             for pattern in patterns:
                 if fnmatch.fnmatch(path, pattern):
-                    return f"`{path}` is protected by this repo's harness configuration ({pattern}); leave it unchanged."
+                    return (
+                        f"`{path}` is protected by this repo's harness configuration ({pattern}); leave it unchanged."
+                    )
             return None
 
         return reason
@@ -401,9 +544,16 @@ class _Run:
 
     def save_state(self, status: str, detail: str) -> None:
         state = {
-            "issue": self.issue.id, "branch": self.worktree.branch, "worktree": str(self.worktree.path),
-            "base": self.worktree.base, "phase": self.phase, "status": status, "detail": detail,
-            "frozen": self.frozen, "cost": self.ledger.cost, "peak_context": self.peak_context,
+            "issue": self.issue.id,
+            "branch": self.worktree.branch,
+            "worktree": str(self.worktree.path),
+            "base": self.worktree.base,
+            "phase": self.phase,
+            "status": status,
+            "detail": detail,
+            "frozen": self.frozen,
+            "cost": self.ledger.cost,
+            "peak_context": self.peak_context,
         }
         atomic_write_text(self.run_dir / "state.json", json.dumps(state, indent=2) + "\n")
 
@@ -438,15 +588,17 @@ class _Run:
         return (
             self.contract_handoff(contract)
             + f"\n\nThe harness verified that these tests fail for the right reason (commit {sha[:10]}):\n"
-            + "\n".join(f"- {t}" for t in tests.tests) + note + "\n\n" + listing
+            + "\n".join(f"- {t}" for t in tests.tests)
+            + note
+            + "\n\n"
+            + listing
             + "\n\nYour workspace is a throwaway copy of that commit; you may run the tests there."
         )
 
     def green_handoff(self, contract: Contract) -> str:
         frozen = "\n".join(f"- {f}" for f in sorted(self.frozen))
         return (
-            self.contract_handoff(contract)
-            + f"\n\nThe failing tests are committed and frozen:\n{frozen}\n\n"
+            self.contract_handoff(contract) + f"\n\nThe failing tests are committed and frozen:\n{frozen}\n\n"
             f"{len(self.baseline.passed)} test(s) passed before this issue began and must still pass."
         )
 

@@ -43,7 +43,12 @@ PRICES: dict[str, Price] = {
     "claude-sonnet-4": _price(3.0, 15.0, 0.10),
     "claude-haiku-5-5": _price(0.10, 0.50, 0.10),
     "claude-haiku-4-5": _price(1.0, 5.0, 0.10),
-    "claude-haiku-3-5": _price(0.80, 4.0, 0.10),
+    # Claude 3.x ids put the version before the family name.
+    "claude-3-7-sonnet": _price(3.0, 15.0, 0.10),
+    "claude-3-5-sonnet": _price(3.0, 15.0, 0.10),
+    "claude-3-5-haiku": _price(0.80, 4.0, 0.10),
+    "claude-3-haiku": _price(0.25, 1.25, 0.12),
+    "claude-3-opus": _price(15.0, 75.0, 0.10),
 }
 
 
@@ -53,7 +58,12 @@ def price_for(model: str) -> Price | None:
 
 
 def cost(
-    model: str, *, input_tokens: int, output_tokens: int, cache_write_tokens: int = 0, cache_read_tokens: int = 0
+    model: str,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cache_write_tokens: int = 0,
+    cache_read_tokens: int = 0,
 ) -> float | None:
     """USD for one call, or None when the model has no known price."""
     price = price_for(model)

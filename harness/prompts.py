@@ -25,7 +25,9 @@ def system_prompt(name: str, harness_dir: Path) -> str:
         raise UsageError(f"{path}: `skills` must be a list of skill names")
     parts = [doc.body.strip()]
     for skill in skills:
-        skill_path = _pick(harness_dir / "skills" / str(skill) / "SKILL.md", bundled("skills") / str(skill) / "SKILL.md")
+        skill_path = _pick(
+            harness_dir / "skills" / str(skill) / "SKILL.md", bundled("skills") / str(skill) / "SKILL.md"
+        )
         if not skill_path.is_file():
             raise UsageError(f"{path}: skill {skill!r} not found", hint=f"add {skill_path} or remove it from `skills`")
         parts.append(f'<skill name="{skill}">\n{frontmatter.read(skill_path).body.strip()}\n</skill>')

@@ -53,7 +53,14 @@ def init_repo(repo: Path) -> dict[str, Any]:
     missing = [entry for entry in wanted if entry not in present and "/" + entry not in present]
     if missing:
         prefix = "" if not existing or existing.endswith("\n") else "\n"
-        atomic_write_text(gitignore, existing + prefix + "# harness: run traces, durable state, worktrees\n"
-                          + "\n".join(missing) + "\n")
+        atomic_write_text(
+            gitignore,
+            existing + prefix + "# harness: run traces, durable state, worktrees\n" + "\n".join(missing) + "\n",
+        )
         actions.append(f"added {', '.join(missing)} to .gitignore")
-    return {"repo": str(root), "actions": actions, "test_command": test_command, "harness_dir": config.harness_dir}
+    return {
+        "repo": str(root),
+        "actions": actions,
+        "test_command": test_command,
+        "harness_dir": config.harness_dir,
+    }

@@ -158,9 +158,7 @@ def _show(command: Sequence[str]) -> str:
     return "`" + " ".join(command) + "`"
 
 
-def _child_env(
-    workdir: Path, plugin_dir: Path, report_path: Path, env: Mapping[str, str] | None
-) -> dict[str, str]:
+def _child_env(workdir: Path, plugin_dir: Path, report_path: Path, env: Mapping[str, str] | None) -> dict[str, str]:
     child = scrubbed_env(env)
     paths = [str(plugin_dir), str(workdir)]
     if (workdir / "src").is_dir():

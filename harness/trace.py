@@ -82,8 +82,12 @@ def usage_cost(model: str, usage: Any) -> tuple[int, int, int, int, float | None
     out = int(getattr(usage, "output_tokens", 0) or 0)
     write = int(getattr(usage, "cache_creation_input_tokens", 0) or 0)
     read = int(getattr(usage, "cache_read_input_tokens", 0) or 0)
-    return inp, out, write, read, price_call(
-        model, input_tokens=inp, output_tokens=out, cache_write_tokens=write, cache_read_tokens=read
+    return (
+        inp,
+        out,
+        write,
+        read,
+        price_call(model, input_tokens=inp, output_tokens=out, cache_write_tokens=write, cache_read_tokens=read),
     )
 
 

@@ -75,9 +75,7 @@ class ToolRefusal(Exception):
 # Public interface: input models and tool specs
 # --------------------------------------------------------------------------------------------
 
-_PATH_HELP = (
-    "File path relative to the workspace root, e.g. `src/app.py`. Absolute paths and `..` are refused."
-)
+_PATH_HELP = "File path relative to the workspace root, e.g. `src/app.py`. Absolute paths and `..` are refused."
 
 
 class ReadInput(BaseModel):
@@ -100,9 +98,7 @@ class WriteInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: str = Field(description=_PATH_HELP + " Missing parent directories are created.")
-    content: str = Field(
-        description="The complete new content of the file; it replaces any existing content."
-    )
+    content: str = Field(description="The complete new content of the file; it replaces any existing content.")
 
 
 class EditInput(BaseModel):
@@ -498,22 +494,14 @@ class Workspace:
     def resolve(self, path: str) -> Path:
         """The absolute, symlink-free path for ``path``, or a refusal when it is not inside the root."""
         if not path or not path.strip():
-            raise ToolRefusal(
-                "the path is empty; give a path relative to the workspace root, e.g. `src/app.py`"
-            )
+            raise ToolRefusal("the path is empty; give a path relative to the workspace root, e.g. `src/app.py`")
         if "\0" in path:
-            raise ToolRefusal(
-                "the path contains a NUL byte; give a plain path relative to the workspace root"
-            )
+            raise ToolRefusal("the path contains a NUL byte; give a plain path relative to the workspace root")
         try:
             encoded = path.encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise ToolRefusal(
-                "the path contains characters that cannot be encoded as UTF-8; use a plain path"
-            ) from exc
-        if len(encoded) > PATH_MAX_BYTES or any(
-            len(part.encode("utf-8")) > NAME_MAX_BYTES for part in path.split("/")
-        ):
+            raise ToolRefusal("the path contains characters that cannot be encoded as UTF-8; use a plain path") from exc
+        if len(encoded) > PATH_MAX_BYTES or any(len(part.encode("utf-8")) > NAME_MAX_BYTES for part in path.split("/")):
             raise ToolRefusal(
                 f"the path {_show(path)} is too long ({len(path)} characters); "
                 f"use a shorter path (at most {NAME_MAX_BYTES} bytes per name)"
@@ -534,8 +522,7 @@ class Workspace:
                 inside = Path(path).resolve().relative_to(self.root).as_posix()
                 hint = f"here: {_show(inside)}"
             raise ToolRefusal(
-                f"{_show(path)} is an absolute path; the tools only accept paths relative to the "
-                f"workspace root, {hint}"
+                f"{_show(path)} is an absolute path; the tools only accept paths relative to the workspace root, {hint}"
             )
         normalized = os.path.normpath(path)
         if normalized == ".." or normalized.startswith("../"):
@@ -612,9 +599,7 @@ class Workspace:
     def call(self, name: str, input: BaseModel) -> str:
         spec = WORKSPACE_TOOLS.get(name)
         if spec is None:
-            raise ToolRefusal(
-                f"there is no tool named {_show(name)}; use one of {', '.join(WORKSPACE_TOOLS)}"
-            )
+            raise ToolRefusal(f"there is no tool named {_show(name)}; use one of {', '.join(WORKSPACE_TOOLS)}")
         if not isinstance(input, spec.input_model):
             raise TypeError(f"tool {name!r} takes {spec.input_model.__name__}, not {type(input).__name__}")
         method: Callable[..., str] = getattr(self, name)
@@ -631,9 +616,7 @@ class Workspace:
         resolved = self.resolve(path)
         if not resolved.exists():
             name = Path(path).name or path
-            raise ToolRefusal(
-                f"{_show(path)} does not exist; use `glob` to find the file (e.g. pattern `**/{name}`)"
-            )
+            raise ToolRefusal(f"{_show(path)} does not exist; use `glob` to find the file (e.g. pattern `**/{name}`)")
         if resolved.is_dir():
             shown = self.relative(resolved)
             pattern = "*" if shown == "." else f"{shown}/*"
@@ -702,9 +685,7 @@ class Workspace:
                 "or fully rewrite a file)"
             )
         if old_string == new_string:
-            raise ToolRefusal(
-                "old_string and new_string are identical, so nothing would change; nothing to do"
-            )
+            raise ToolRefusal("old_string and new_string are identical, so nothing would change; nothing to do")
         if _is_binary(target):
             raise ToolRefusal(f"{_show(path)} is a binary file; `edit` only changes text files")
         try:
@@ -731,9 +712,7 @@ class Workspace:
                 f"old_string occurs {found} times in {_show(path)}; add surrounding lines to old_string so "
                 "it matches exactly once, or set replace_all=true to replace every occurrence"
             )
-        updated = (
-            text.replace(old_string, new_string) if replace_all else text.replace(old_string, new_string, 1)
-        )
+        updated = text.replace(old_string, new_string) if replace_all else text.replace(old_string, new_string, 1)
         atomic_write_text(target, updated)
         replaced = found if replace_all else 1
         shown = os.path.normpath(path).replace(os.sep, "/")
@@ -874,16 +853,12 @@ class Workspace:
         if not matches:
             hint = ""
             if "**" not in pattern and "/" not in pattern:
-                hint = (
-                    f" (patterns match from the workspace root; use `**/{pattern}` to search subdirectories)"
-                )
+                hint = f" (patterns match from the workspace root; use `**/{pattern}` to search subdirectories)"
             return f"no files match {pattern}{hint}"
         ordered = sorted(matches)
         if len(ordered) > GLOB_MAX_RESULTS:
             shown = ordered[:GLOB_MAX_RESULTS]
-            shown.append(
-                f"[showing the first {GLOB_MAX_RESULTS} of {len(ordered)} files; use a narrower pattern]"
-            )
+            shown.append(f"[showing the first {GLOB_MAX_RESULTS} of {len(ordered)} files; use a narrower pattern]")
             return "\n".join(shown)
         return "\n".join(ordered)
 
@@ -898,9 +873,7 @@ class Workspace:
     @_refuse_os_errors
     def grep(self, pattern: str, path: str | None = None, glob: str | None = None) -> str:
         if not pattern:
-            raise ToolRefusal(
-                "the pattern is empty; give a regular expression to search for, e.g. `def main`"
-            )
+            raise ToolRefusal("the pattern is empty; give a regular expression to search for, e.g. `def main`")
         try:
             regex = re.compile(pattern)
         except re.error as exc:

@@ -16,7 +16,7 @@ CRITERIA = [
     {"id": "C1", "behaviour": "slugify('Hello World') returns 'hello-world'", "test": TESTS[0]},
     {"id": "C2", "behaviour": "slugify('  --Hi--  ') returns 'hi'", "test": TESTS[1]},
 ]
-RED_TESTS = '''from textkit.slug import slugify
+RED_TESTS = """from textkit.slug import slugify
 
 
 def test_lowercases_and_hyphenates():
@@ -25,13 +25,13 @@ def test_lowercases_and_hyphenates():
 
 def test_strips_edge_hyphens():
     assert slugify("  --Hi--  ") == "hi"
-'''
-IMPLEMENTATION = '''import re
+"""
+IMPLEMENTATION = """import re
 
 
 def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-'''
+"""
 
 
 def propose(criteria: list[dict[str, str]] | None = None, notes: str | None = None) -> Reply:
@@ -42,8 +42,10 @@ def propose(criteria: list[dict[str, str]] | None = None, notes: str | None = No
 
 
 def review_contract(decision: str = "accept", objections: list[dict[str, str]] | None = None) -> Reply:
-    return reply(tool_use("review_contract", decision=decision, objections=objections or []),
-                 expect_tool="review_contract")
+    return reply(
+        tool_use("review_contract", decision=decision, objections=objections or []),
+        expect_tool="review_contract",
+    )
 
 
 def act(expect: str, name: str, **fields: Any) -> Reply:
@@ -63,11 +65,19 @@ def implementation_ready() -> Reply:
     return reply(tool_use("implementation_ready"), expect_tool="implementation_ready")
 
 
-def submit_verdict(verdict: str = "pass", statuses: tuple[str, ...] = ("met", "met"),
-                   findings: list[dict[str, Any]] | None = None) -> Reply:
-    criteria = [{"id": c["id"], "status": s, "evidence": f"checked {c['test']}"} for c, s in zip(CRITERIA, statuses, strict=True)]
-    return reply(tool_use("submit_verdict", verdict=verdict, criteria=criteria, findings=findings or []),
-                 expect_tool="submit_verdict")
+def submit_verdict(
+    verdict: str = "pass",
+    statuses: tuple[str, ...] = ("met", "met"),
+    findings: list[dict[str, Any]] | None = None,
+) -> Reply:
+    criteria = [
+        {"id": c["id"], "status": s, "evidence": f"checked {c['test']}"}
+        for c, s in zip(CRITERIA, statuses, strict=True)
+    ]
+    return reply(
+        tool_use("submit_verdict", verdict=verdict, criteria=criteria, findings=findings or []),
+        expect_tool="submit_verdict",
+    )
 
 
 def chatter(expect: str, words: str = "I think the work is done.") -> Reply:
@@ -80,11 +90,18 @@ def contract_agreed() -> list[Reply]:
 
 
 def red_accepted() -> list[Reply]:
-    return [act("tests_ready", "write", path=TEST_FILE, content=RED_TESTS), tests_ready(), review_tests("accept")]
+    return [
+        act("tests_ready", "write", path=TEST_FILE, content=RED_TESTS),
+        tests_ready(),
+        review_tests("accept"),
+    ]
 
 
 def green_done() -> list[Reply]:
-    return [act("implementation_ready", "write", path="textkit/slug.py", content=IMPLEMENTATION), implementation_ready()]
+    return [
+        act("implementation_ready", "write", path="textkit/slug.py", content=IMPLEMENTATION),
+        implementation_ready(),
+    ]
 
 
 def happy_path() -> list[Reply]:

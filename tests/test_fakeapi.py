@@ -54,14 +54,10 @@ def http_client() -> Iterator[anthropic.DefaultHttpxClient]:
 
 @pytest.fixture
 def client(api: FakeMessagesAPI, http_client: anthropic.DefaultHttpxClient) -> anthropic.Anthropic:
-    return anthropic.Anthropic(
-        base_url=api.base_url, api_key="test-key", max_retries=2, http_client=http_client
-    )
+    return anthropic.Anthropic(base_url=api.base_url, api_key="test-key", max_retries=2, http_client=http_client)
 
 
-def create(
-    client: anthropic.Anthropic, messages: list[dict[str, Any]], **kwargs: Any
-) -> anthropic.types.Message:
+def create(client: anthropic.Anthropic, messages: list[dict[str, Any]], **kwargs: Any) -> anthropic.types.Message:
     return client.messages.create(model=MODEL, max_tokens=256, messages=messages, **kwargs)  # type: ignore[arg-type]
 
 
@@ -149,9 +145,7 @@ def test_tool_loop_with_results_is_accepted(api: FakeMessagesAPI, client: anthro
     assert api.requests[1].body["messages"][2]["content"][0]["tool_use_id"] == call["id"]
 
 
-def test_streaming_reply_accumulates_to_the_same_message(
-    api: FakeMessagesAPI, client: anthropic.Anthropic
-) -> None:
+def test_streaming_reply_accumulates_to_the_same_message(api: FakeMessagesAPI, client: anthropic.Anthropic) -> None:
     call = tool_use("write", path="a.py", content="x")
     api.add(reply(text("Writing."), call))
 
@@ -238,9 +232,7 @@ def test_assistant_prefill_is_accepted(api: FakeMessagesAPI, client: anthropic.A
     assert api.problems == []
 
 
-def test_consecutive_same_role_messages_are_rejected(
-    api: FakeMessagesAPI, client: anthropic.Anthropic
-) -> None:
+def test_consecutive_same_role_messages_are_rejected(api: FakeMessagesAPI, client: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.BadRequestError) as raised:
         create(client, [user("one"), user("two")])
 
@@ -280,9 +272,7 @@ def test_invalid_requests_are_rejected(
     assert expected in api.problems[0]
 
 
-def test_more_than_four_cache_breakpoints_are_rejected(
-    api: FakeMessagesAPI, client: anthropic.Anthropic
-) -> None:
+def test_more_than_four_cache_breakpoints_are_rejected(api: FakeMessagesAPI, client: anthropic.Anthropic) -> None:
     marked = {"type": "text", "text": "x", "cache_control": {"type": "ephemeral"}}
 
     with pytest.raises(anthropic.BadRequestError):
@@ -399,8 +389,7 @@ def test_expect_tool_mismatch_consumes_the_step(api: FakeMessagesAPI, client: an
         create(client, [user("hi")], tools=[WRITE_TOOL])
 
     assert api.problems == [
-        "fake script mismatch: step 1 expected a request offering tool propose_contract; "
-        "the request offered ['write']"
+        "fake script mismatch: step 1 expected a request offering tool propose_contract; the request offered ['write']"
     ]
     assert api.served == 1
     assert api.remaining == 1
@@ -555,9 +544,7 @@ def test_replayed_script_serves_the_sdk(tmp_path: Path, http_client: anthropic.D
     path.write_text('- error: {status: 429, headers: {retry-after: "0"}}\n- content: [{text: hi}]\n')
 
     with FakeMessagesAPI(load_script(path)) as api:
-        client = anthropic.Anthropic(
-            base_url=api.base_url, api_key="k", max_retries=2, http_client=http_client
-        )
+        client = anthropic.Anthropic(base_url=api.base_url, api_key="k", max_retries=2, http_client=http_client)
         message = create(client, [user("hello")])
 
     assert message.content[0].type == "text" and message.content[0].text == "hi"

@@ -49,7 +49,10 @@ def test_happy_path(harness: Any, project: Path, api: FakeMessagesAPI) -> None:
     assert api.problems == []
     assert doc["outcome"] == "pass" and doc["verdict"]["met"] == 2 and doc["verdict"]["total"] == 2
     assert [c["subject"] for c in doc["commits"]] == [
-        "contract: 001 agreed", "red: 001 Slugify titles for URLs", "green: 001 Slugify titles for URLs"]
+        "contract: 001 agreed",
+        "red: 001 Slugify titles for URLs",
+        "green: 001 Slugify titles for URLs",
+    ]
     # The user's checkout is untouched: same HEAD, clean tree, no implementation outside the worktree.
     repo = git.Repo(project)
     assert repo.head.commit.hexsha == user_head and repo.active_branch.name != BRANCH
@@ -72,7 +75,9 @@ def test_happy_path(harness: Any, project: Path, api: FakeMessagesAPI) -> None:
     assert (Path(doc["trace"]).parent / "verdict.json").is_file()
 
 
-def test_requests_are_portable_full_history_and_cache_friendly(harness: Any, project: Path, api: FakeMessagesAPI) -> None:
+def test_requests_are_portable_full_history_and_cache_friendly(
+    harness: Any, project: Path, api: FakeMessagesAPI
+) -> None:
     api.add(*s.happy_path())
     run(harness, project)
     for request in api.requests:
@@ -93,11 +98,21 @@ def test_contract_needs_a_second_round(harness: Any, project: Path, api: FakeMes
     first = s.CRITERIA[:1]
     api.add(
         s.propose(first),
-        s.review_contract("revise", [{"criterion": "coverage", "problem": "edge hyphens are not covered",
-                                      "required_change": "add a criterion for '  --Hi--  '"}]),
+        s.review_contract(
+            "revise",
+            [
+                {
+                    "criterion": "coverage",
+                    "problem": "edge hyphens are not covered",
+                    "required_change": "add a criterion for '  --Hi--  '",
+                }
+            ],
+        ),
         s.propose(),
         s.review_contract("accept"),
-        *s.red_accepted(), *s.green_done(), s.submit_verdict(),
+        *s.red_accepted(),
+        *s.green_done(),
+        s.submit_verdict(),
     )
     result, doc = run(harness, project)
     assert result.exit_code == 0, result.output
@@ -107,8 +122,14 @@ def test_contract_needs_a_second_round(harness: Any, project: Path, api: FakeMes
     assert "round: 2" in contract and "Round 1" in contract and "Review: **revise**" in contract
 
 
-def test_red_tests_that_already_pass_are_rejected_and_asked_again(harness: Any, project: Path, api: FakeMessagesAPI) -> None:
-    passing = "from textkit import word_count\n\n\ndef test_lowercases_and_hyphenates():\n    assert word_count('a b') == 2\n\n\ndef test_strips_edge_hyphens():\n    assert True\n"
+def test_red_tests_that_already_pass_are_rejected_and_asked_again(
+    harness: Any, project: Path, api: FakeMessagesAPI
+) -> None:
+    passing = (
+        "from textkit import word_count\n\n\n"
+        "def test_lowercases_and_hyphenates():\n    assert word_count('a b') == 2\n\n\n"
+        "def test_strips_edge_hyphens():\n    assert True\n"
+    )
     api.add(
         *s.contract_agreed(),
         s.act("tests_ready", "write", path=s.TEST_FILE, content=passing),
@@ -117,9 +138,10 @@ def test_red_tests_that_already_pass_are_rejected_and_asked_again(harness: Any, 
         s.act("tests_ready", "write", path=s.TEST_FILE, content=s.RED_TESTS),
         s.tests_ready(),
         s.review_tests("accept"),
-        *s.green_done(), s.submit_verdict(),
+        *s.green_done(),
+        s.submit_verdict(),
     )
-    result, doc = run(harness, project)
+    result, _doc = run(harness, project)
     assert result.exit_code == 0, result.output
     rejection = next(r for r in tool_results(api) if r.startswith("REJECTED"))
     assert "already passes" in rejection and s.TESTS[0] in rejection
@@ -133,20 +155,25 @@ def test_red_tests_that_already_pass_are_rejected_and_asked_again(harness: Any, 
 def test_editing_a_frozen_test_during_green_is_rejected(harness: Any, project: Path, api: FakeMessagesAPI) -> None:
     weakened = s.RED_TESTS.replace('== "hi"', '!= "nonsense"')
     api.add(
-        *s.contract_agreed(), *s.red_accepted(),
+        *s.contract_agreed(),
+        *s.red_accepted(),
         # the file tools refuse to touch a frozen test ...
         s.act("implementation_ready", "edit", path=s.TEST_FILE, old_string='== "hi"', new_string='!= "x"'),
         # ... so the generator tries the shell, and the harness's green gate catches it
         s.act("implementation_ready", "bash", command=f"cat > {s.TEST_FILE} <<'EOF'\n{weakened}EOF"),
-        s.act("implementation_ready", "write", path="textkit/slug.py",
-              content="def slugify(text):\n    return '-'.join(text.lower().split())\n"),
+        s.act(
+            "implementation_ready",
+            "write",
+            path="textkit/slug.py",
+            content="def slugify(text):\n    return '-'.join(text.lower().split())\n",
+        ),
         s.implementation_ready(),
         # told it is frozen, it restores the test and fixes the implementation
         s.act("implementation_ready", "bash", command=f"git checkout HEAD -- {s.TEST_FILE}"),
         *s.green_done(),
         s.submit_verdict(),
     )
-    result, doc = run(harness, project)
+    result, _doc = run(harness, project)
     assert result.exit_code == 0, result.output
     results = tool_results(api)
     assert any("frozen test file" in r for r in results if "Frozen" in r or "frozen" in r)
@@ -159,7 +186,9 @@ def test_editing_a_frozen_test_during_green_is_rejected(harness: Any, project: P
     assert (green.tree / s.TEST_FILE).data_stream.read().decode() == s.RED_TESTS
 
 
-def test_a_model_that_never_calls_its_role_tool_fails_with_exit_3(harness: Any, project: Path, api: FakeMessagesAPI) -> None:
+def test_a_model_that_never_calls_its_role_tool_fails_with_exit_3(
+    harness: Any, project: Path, api: FakeMessagesAPI
+) -> None:
     api.add(*[s.chatter("propose_contract") for _ in range(3)])
     result, doc = run(harness, project)
     assert result.exit_code == 3, result.output
@@ -175,7 +204,7 @@ def test_a_model_that_never_calls_its_role_tool_fails_with_exit_3(harness: Any, 
 
 def test_rate_limit_then_success(harness: Any, project: Path, api: FakeMessagesAPI) -> None:
     api.add(error(429, headers={"retry-after": "0"}), *s.happy_path())
-    result, doc = run(harness, project)
+    result, _doc = run(harness, project)
     assert result.exit_code == 0, result.output
     assert api.requests[0].body == api.requests[1].body  # the SDK retried the same request
     assert len(api.requests) == len(s.happy_path()) + 1
@@ -189,8 +218,10 @@ def test_api_down_exits_3_with_state_kept(harness: Any, project: Path, api: Fake
 
 
 def test_invalid_role_tool_input_goes_back_to_the_model(harness: Any, project: Path, api: FakeMessagesAPI) -> None:
-    bad = reply(tool_use("propose_contract", criteria=[{"id": "C1", "behaviour": "works", "test": "not a node id"}]),
-                expect_tool="propose_contract")
+    bad = reply(
+        tool_use("propose_contract", criteria=[{"id": "C1", "behaviour": "works", "test": "not a node id"}]),
+        expect_tool="propose_contract",
+    )
     api.add(bad, *s.happy_path())
     result, _ = run(harness, project)
     assert result.exit_code == 0, result.output
@@ -201,7 +232,12 @@ def test_invalid_role_tool_input_goes_back_to_the_model(harness: Any, project: P
 def test_evaluator_pass_with_an_uncertain_criterion_is_overridden_to_fail(
     harness: Any, project: Path, api: FakeMessagesAPI
 ) -> None:
-    api.add(*s.contract_agreed(), *s.red_accepted(), *s.green_done(), s.submit_verdict("pass", ("met", "uncertain")))
+    api.add(
+        *s.contract_agreed(),
+        *s.red_accepted(),
+        *s.green_done(),
+        s.submit_verdict("pass", ("met", "uncertain")),
+    )
     result, doc = run(harness, project)
     assert result.exit_code == 1
     assert doc["verdict"]["verdict"] == "fail" and doc["verdict"]["model_verdict"] == "pass"

@@ -227,9 +227,7 @@ def test_symlinked_parent_directory_is_refused(ws: Workspace, root: Path, outsid
 
 
 @pytest.mark.usefixtures("unchanged")
-def test_dangling_symlink_to_a_file_not_yet_outside_is_refused(
-    ws: Workspace, root: Path, outside: Path
-) -> None:
+def test_dangling_symlink_to_a_file_not_yet_outside_is_refused(ws: Workspace, root: Path, outside: Path) -> None:
     (root / "later.txt").symlink_to(outside / "created-later.txt")
     refused(lambda: ws.write("later.txt", "pwned"), "outside the workspace")
     assert not (outside / "created-later.txt").exists()
