@@ -17,6 +17,7 @@ from rich.text import Text
 if TYPE_CHECKING:
     from harness.pipeline import RunResult
 
+_TRANSIENT = frozenset({"model_call", "tool_call"})
 _OUTCOME_STYLE = {
     "pass": "bold green",
     "fail": "bold red",
@@ -106,14 +107,10 @@ class RunDisplay:
         if line is None:
             return
         if self._live is not None:
+            # Turn-by-turn chatter lives in the panel; decisions stay on screen above it.
             self.lines = [*self.lines[-11:], line]
-            self.console.print(line, markup=False, highlight=False, soft_wrap=True) if event["kind"] in (
-                "commit",
-                "red_verified",
-                "green_verified",
-                "verdict",
-                "phase",
-            ) else None
+            if event["kind"] not in _TRANSIENT:
+                self.console.print(line, markup=False, highlight=False, soft_wrap=True)
             self._live.update(self._render())
         else:
             self.console.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -43,6 +43,7 @@ import itertools
 import json
 import math
 import re
+import signal
 import socket
 import sys
 import threading
@@ -994,7 +995,7 @@ def _load_block(entry: Any, number: int) -> Block:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Serve a replay file until Ctrl-C. Exits 1 if any request hit a problem, 2 if the file is unusable."""
+    """Serve a replay file until Ctrl-C or SIGTERM; exit 1 if any request hit a problem, 2 if the file is unusable."""
     parser = argparse.ArgumentParser(
         prog="python -m harness.fakeapi", description="Serve a scripted fake Anthropic Messages API locally."
     )
@@ -1014,8 +1015,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot bind 127.0.0.1:{args.port}: {exc}", file=sys.stderr)
         return 2
     print(api.base_url, flush=True)
+    stopping = threading.Event()
+    # A parent process (the demo) ends the server with SIGTERM; report problems then as on Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
     try:
-        threading.Event().wait()
+        while not stopping.wait(0.5):
+            pass
     except KeyboardInterrupt:
         pass
     finally:

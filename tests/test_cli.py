@@ -60,7 +60,7 @@ def test_unknown_issue_id(harness: Any, project: Path, api: FakeMessagesAPI) -> 
     ("text", "needles"),
     [
         (
-            "---\nid: \"002\"\ntitle: [unclosed\n---\n- [ ] works\n",
+            '---\nid: "002"\ntitle: [unclosed\n---\n- [ ] works\n',
             ["002-broken.md:4", "invalid YAML", "starts at line 3"],
         ),
         ('---\nid: "002"\n---\n- [ ] works\n', ["002-broken.md", "`title` is required"]),

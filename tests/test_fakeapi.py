@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -347,18 +346,41 @@ def test_raw_protocol_errors(api: FakeMessagesAPI) -> None:
     ],
 )
 def test_sdk_retries_a_scripted_error(
-    api: FakeMessagesAPI, client: anthropic.Anthropic, step: Error, status: int
+    api: FakeMessagesAPI,
+    client: anthropic.Anthropic,
+    monkeypatch: pytest.MonkeyPatch,
+    step: Error,
+    status: int,
 ) -> None:
     api.add(step, reply(text("recovered")))
-    started = time.monotonic()
+    waits: list[float] = []
+    calculate = client._calculate_retry_timeout
+
+    def spy(*args: Any, **kwargs: Any) -> float:
+        waits.append(calculate(*args, **kwargs))
+        return waits[-1]
+
+    monkeypatch.setattr(client, "_calculate_retry_timeout", spy)
 
     message = create(client, [user("hi")])
 
-    assert time.monotonic() - started < 0.3, "the fake's retry-after-ms keeps SDK retries fast"
+    assert waits == [0.001], "the fake's default retry-after-ms keeps the SDK's backoff (0.5 s+) out of tests"
     assert message.content[0].type == "text" and message.content[0].text == "recovered"
     assert len(api.requests) == 2
+    assert api.requests[0].headers["x-stainless-retry-count"] == "0"
+    assert api.requests[1].headers["x-stainless-retry-count"] == "1"
     assert api.requests[0].body == api.requests[1].body
     assert api.problems == []
+
+
+def test_a_positive_retry_after_is_left_alone(api: FakeMessagesAPI, client: anthropic.Anthropic) -> None:
+    api.add(error(429, headers={"retry-after": "2", "x-should-retry": "false"}))
+
+    with pytest.raises(anthropic.RateLimitError) as raised:
+        create(client, [user("hi")])
+
+    assert raised.value.response.headers["retry-after"] == "2"
+    assert "retry-after-ms" not in raised.value.response.headers
 
 
 def test_error_step_body_and_headers(api: FakeMessagesAPI, client: anthropic.Anthropic) -> None:
