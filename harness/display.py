@@ -135,7 +135,7 @@ class RunDisplay:
 def summary(result: RunResult) -> Panel:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="dim")
-    table.add_column()
+    table.add_column(overflow="fold")  # wrap long paths rather than cut them: users copy them
     style = _OUTCOME_STYLE[result.outcome]
     table.add_row("outcome", Text(result.outcome.upper(), style=style))
     table.add_row("why", Text(result.reason[:1500]))
