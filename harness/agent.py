@@ -176,7 +176,7 @@ class Agent:
             self.messages.append({"role": "user", "content": [*dangling, {"type": "text", "text": reminder}]})
 
     def _tools(self) -> list[HarnessTool]:
-        tools: list[HarnessTool] = []
+        specs: list[tuple[str, str, type[BaseModel], Callable[[BaseModel], str] | None]] = []
         for name in self._workspace_tools:
             spec = WORKSPACE_TOOLS[name]
             workspace = self._workspace
@@ -185,14 +185,16 @@ class Agent:
             def handler(parsed: BaseModel, _name: str = name, _ws: Workspace = workspace) -> str:
                 return _ws.call(_name, parsed)
 
-            tools.append(HarnessTool(spec.name, spec.description, spec.input_model, handler, on_call=self._on_tool))
+            specs.append((spec.name, spec.description, spec.input_model, handler))
         for name in self._role_tools:
             role = ROLE_TOOLS[name]
-            tools.append(HarnessTool(role.name, role.description, role.input_model, None, on_call=self._on_tool))
+            specs.append((role.name, role.description, role.input_model, None))
         # One cache breakpoint after the last tool definition: tools and system prompt are the stable prefix.
-        if tools:
-            tools[-1]._cache = True
-        return tools
+        last = len(specs) - 1
+        return [
+            HarnessTool(name, description, model, handler, on_call=self._on_tool, cache=index == last)
+            for index, (name, description, model, handler) in enumerate(specs)
+        ]
 
     def _run(self) -> RoleCall | None:
         """One pass of the SDK runner; returns the role call, or None when the agent stopped without one."""

@@ -132,25 +132,11 @@ def head(worktree: Path) -> str:
     return git.Repo(worktree).head.commit.hexsha
 
 
-def diff(worktree: Path, base: str, rev: str | None = None) -> str:
-    """Unified diff base→rev (rev None: the working tree, untracked files included)."""
+def diff(worktree: Path, base: str, rev: str) -> str:
+    """Unified diff between two commits."""
     import git
 
-    repo = git.Repo(worktree)
-    if rev is None:
-        repo.git.add("-A", "--intent-to-add")
-        return str(repo.git.diff(base, "--no-color", "--no-ext-diff"))
-    return str(repo.git.diff(base, rev, "--no-color", "--no-ext-diff"))
-
-
-def changed_files(worktree: Path, base: str) -> list[str]:
-    """Paths changed between ``base`` and the working tree, untracked files included."""
-    import git
-
-    repo = git.Repo(worktree)
-    tracked = repo.git.diff("--name-only", base).splitlines()
-    untracked = repo.git.ls_files("--others", "--exclude-standard").splitlines()
-    return sorted({*tracked, *untracked})
+    return str(git.Repo(worktree).git.diff(base, rev, "--no-color", "--no-ext-diff"))
 
 
 def commit_subjects(worktree: Path, base: str) -> list[tuple[str, str]]:
