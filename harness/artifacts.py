@@ -7,7 +7,6 @@ never overwritten.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -16,8 +15,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness import frontmatter
+from harness.digest import contract_digest
 from harness.errors import UsageError
 from harness.fsutil import atomic_write_text
+from harness.validation import describe_validation_error, hint_for
 
 IssueStatus = Literal["todo", "in-progress", "in-review", "done", "blocked"]
 ContractStatus = Literal["proposed", "negotiating", "agreed", "escalated"]
@@ -104,6 +105,27 @@ def load_issue(path: Path) -> Issue:
     return issue.model_copy(update={"slug": stem_slug or slugify(issue.title)})
 
 
+def set_issue_fields(path: Path, **fields: str) -> None:
+    """Change front matter fields of an issue file in place, keeping every other byte as it was
+    (comments, order, quoting, the body). Written atomically."""
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].rstrip() != "---":
+        lines = ["---\n", "---\n", *lines]
+    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
+    if end is None:
+        raise UsageError(f"{path}: the front matter is never closed", hint="add a line `---` after the last field")
+    for key, value in fields.items():
+        rendered = f"{key}: {value}\n"
+        index = next((i for i in range(1, end) if re.match(rf"^{re.escape(key)}\s*:", lines[i])), None)
+        if index is None:
+            lines.insert(end, rendered)
+            end += 1
+        else:
+            lines[index] = rendered
+    atomic_write_text(path, "".join(lines))
+
+
 def find_issue(issues_dir: Path, issue_id: str) -> Path:
     """The file of issue ``issue_id`` (``001`` matches ``001-x.md``; ``1`` matches ``001`` too)."""
     candidates = sorted(issues_dir.glob("*.md")) if issues_dir.is_dir() else []
@@ -144,10 +166,21 @@ class Objection(Strict):
     required_change: str = Field(min_length=1)
 
 
+class Allowance(Strict):
+    rule: str = Field(min_length=1, description="guard rule id (HG005) or name (test-selection-changed)")
+    path: str = Field(min_length=1, description="path or glob the allowed change touches, e.g. pyproject.toml")
+    reason: str = Field(min_length=1, description="why the issue needs this change")
+
+
 class ContractProposal(Strict):
     criteria: list[Criterion] = Field(min_length=1)
     out_of_scope: list[str] = Field(default_factory=list)
     notes: str | None = None
+    allow: list[Allowance] = Field(
+        default_factory=list,
+        description="changes the guards would otherwise refuse that this issue genuinely needs (e.g. editing "
+        "test configuration, a protected path); the evaluator must agree to each",
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> ContractProposal:
@@ -173,6 +206,8 @@ class NegotiationRound(Strict):
     round: int
     proposal: ContractProposal
     review: ContractReview | None = None
+    reviewer: Literal["evaluator", "user"] = "evaluator"
+    ruling: str | None = Field(default=None, description="a person's decision on an escalated contract")
 
 
 class Contract(Strict):
@@ -183,16 +218,15 @@ class Contract(Strict):
     criteria: list[Criterion] = Field(default_factory=list)
     out_of_scope: list[str] = Field(default_factory=list)
     notes: str | None = None
+    allow: list[Allowance] = Field(default_factory=list)
+    frozen_tests: dict[str, str] = Field(
+        default_factory=dict, description="test files frozen after the evaluator accepted them: path -> sha256"
+    )
     history: list[NegotiationRound] = Field(default_factory=list)
 
     def digest(self) -> str:
         """Hash of what was agreed (not of the negotiation history), recorded when the contract freezes."""
-        agreed = {
-            "issue": self.issue,
-            "criteria": [c.model_dump() for c in self.criteria],
-            "out_of_scope": self.out_of_scope,
-        }
-        return hashlib.sha256(json.dumps(agreed, sort_keys=True).encode()).hexdigest()
+        return contract_digest(self.model_dump(mode="json"))
 
     @property
     def tests(self) -> list[str]:
@@ -207,6 +241,7 @@ class Contract(Strict):
                 "criteria": proposal.criteria,
                 "out_of_scope": proposal.out_of_scope,
                 "notes": proposal.notes,
+                "allow": proposal.allow,
                 "history": history,
             }
         )
@@ -225,6 +260,19 @@ class Contract(Strict):
             updated = updated.model_copy(update={"sha256": updated.digest()})
         return updated
 
+    def settled_by_user(self, note: str | None = None) -> Contract:
+        """A person accepts the last proposal of an escalated contract as it stands."""
+        last = self.history[-1].model_copy(
+            update={"review": ContractReview(decision="accept"), "reviewer": "user", "ruling": note}
+        )
+        agreed = self.model_copy(update={"history": [*self.history[:-1], last], "status": "agreed"})
+        return agreed.model_copy(update={"sha256": agreed.digest()})
+
+    def reopened(self, ruling: str) -> Contract:
+        """A person settles the open objections in words; the negotiation continues for another round."""
+        last = self.history[-1].model_copy(update={"ruling": ruling})
+        return self.model_copy(update={"history": [*self.history[:-1], last], "status": "negotiating"})
+
     @property
     def open_objections(self) -> list[Objection]:
         last = self.history[-1].review if self.history else None
@@ -241,6 +289,11 @@ def render_contract(contract: Contract) -> str:
     lines += [f"- **{c.id}** {c.behaviour}  \n  proved by `{c.test}`" for c in contract.criteria]
     if contract.out_of_scope:
         lines += ["", "## Out of scope", ""] + [f"- {item}" for item in contract.out_of_scope]
+    if contract.allow:
+        lines += ["", "## Allowed changes", ""]
+        lines += [f"- `{a.rule}` on `{a.path}`: {a.reason}" for a in contract.allow]
+    if contract.frozen_tests:
+        lines += ["", "## Frozen tests", ""] + [f"- `{path}`" for path in sorted(contract.frozen_tests)]
     lines += ["", "## Negotiation", ""]
     for rnd in contract.history:
         lines.append(f"### Round {rnd.round}")
@@ -251,9 +304,12 @@ def render_contract(contract: Contract) -> str:
         if rnd.review is None:
             lines.append("Review: pending")
         else:
-            lines.append(f"Review: **{rnd.review.decision}**")
+            by = " (by the user)" if rnd.reviewer == "user" else ""
+            lines.append(f"Review: **{rnd.review.decision}**{by}")
             for o in rnd.review.objections:
                 lines.append(f"- `{o.criterion}`: {o.problem} → required: {o.required_change}")
+        if rnd.ruling:
+            lines.append(f"User's ruling: {rnd.ruling}")
         lines.append("")
     meta = contract.model_dump(mode="json")
     return frontmatter.render(meta, "\n".join(lines))
@@ -318,32 +374,7 @@ def _validate(model: type[Any], data: dict[str, Any], path: Path) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise UsageError(f"{path}: {describe_validation_error(exc)}", hint=_hint_for(exc)) from exc
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"])
-        message = err["msg"].removeprefix("Value error, ")
-        if not field:
-            parts.append(message)
-        elif err["type"] == "missing":
-            parts.append(f"field `{field}` is required")
-        elif err["type"] == "extra_forbidden":
-            parts.append(f"field `{field}` is not a known field")
-        else:
-            parts.append(f"field `{field}`: {message}")
-    return "; ".join(parts)
-
-
-def _hint_for(exc: ValidationError) -> str:
-    types = {e["type"] for e in exc.errors()}
-    if "missing" in types:
-        return "add the missing field(s) to the front matter (see contracts/ for documented examples)"
-    if "extra_forbidden" in types:
-        return "remove or correct the misspelt field(s); the schema is in contracts/"
-    return "correct the field(s) named above; the schema is in contracts/"
+        raise UsageError(f"{path}: {describe_validation_error(exc)}", hint=hint_for(exc)) from exc
 
 
 def export_schemas(directory: Path) -> list[Path]:

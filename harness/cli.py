@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from harness.errors import EXIT_INCOMPLETE, HarnessError
+from harness.errors import EXIT_FAIL, EXIT_INCOMPLETE, HarnessError, UsageError
 
 app = typer.Typer(
     name="harness",
@@ -64,6 +64,15 @@ def init(repo: RepoOption = Path("."), as_json: JsonOption = False) -> None:
 def run(
     issue: Annotated[str, typer.Argument(help="Issue id, e.g. 001 (file .harness/issues/001-<slug>.md).")],
     repo: RepoOption = Path("."),
+    restart: Annotated[
+        bool,
+        typer.Option(
+            "--restart", help="Discard an earlier run of this issue (its branch must hold harness commits only)."
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Never ask: an unsettled contract makes the issue HITL instead.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Contract → red → test review → green → verdict for one issue, in its own worktree and branch."""
@@ -71,18 +80,25 @@ def run(
 
     try:
         prepared = prepare(repo, issue)
-        result = _run_with_display(prepared)
+        result = _run_with_display(prepared, restart=restart, interactive=not yes)
     except HarnessError as exc:
         raise _fail(exc) from exc
     _finish(result, as_json)
 
 
-def _run_with_display(prepared: Any) -> Any:
+def _run_with_display(prepared: Any, *, restart: bool = False, interactive: bool = False) -> Any:
     from harness.display import RunDisplay
+    from harness.interactive import can_ask, settle_contract
     from harness.pipeline import run_issue
 
     with RunDisplay(_err()) as display:
-        return run_issue(prepared, on_event=display.on_event)
+
+        def settle(contract: Any) -> Any:
+            with display.paused():
+                return settle_contract(contract, display.console)
+
+        asking = interactive and can_ask()
+        return run_issue(prepared, on_event=display.on_event, settle=settle if asking else None, restart=restart)
 
 
 def _finish(result: Any, as_json: bool) -> None:
@@ -130,8 +146,185 @@ def demo(
     _finish(result, as_json)
 
 
+@app.command()
+def guard(
+    base: Annotated[
+        str | None,
+        typer.Option("--base", help="Compare from this commit (default: the merge base with the default branch)."),
+    ] = None,
+    head: Annotated[
+        str | None,
+        typer.Option("--head", help="Compare to this commit (default: the working tree, untracked files included)."),
+    ] = None,
+    contract: Annotated[
+        Path | None,
+        typer.Option(
+            "--contract",
+            help="The issue's contract: frozen tests, agreed digest, allowed changes "
+            "(default on a harness/<id>-… branch: <harness_dir>/contracts/<id>.md).",
+        ),
+    ] = None,
+    repo: RepoOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """Deterministic checks only, no model: does the change game the tests? Exit 1 on a violation."""
+    try:
+        code = _run_guard(base, head, contract, repo, as_json)
+    except HarnessError as exc:
+        raise _fail(exc) from exc
+    raise typer.Exit(code)
+
+
+def _guard_fast_path(argv: list[str]) -> None:
+    """Run `harness guard ARGS` without typer when the arguments are plain options, and exit.
+
+    A pre-commit hook pays start-up on every commit, and typer's argument parsing imports pydantic
+    (a quarter of a second). Anything this does not understand (--help, a typo, a missing value) is
+    left to typer, which parses and reports exactly as for any other command.
+    """
+    options = {"--base": "base", "--head": "head", "--contract": "contract", "--repo": "repo"}
+    values: dict[str, str] = {}
+    as_json = False
+    rest = iter(argv)
+    for arg in rest:
+        name, has_value, value = arg.partition("=")
+        if arg == "--json":
+            as_json = True
+            continue
+        if name not in options:
+            return
+        if not has_value:
+            value = next(rest, "")
+        if not value or value.startswith("-"):
+            return
+        values[options[name]] = value
+    contract = values.get("contract")
+    try:
+        code = _run_guard(
+            values.get("base"),
+            values.get("head"),
+            Path(contract) if contract else None,
+            Path(values.get("repo", ".")),
+            as_json,
+        )
+    except HarnessError as exc:
+        code = _fail(exc).exit_code
+    sys.exit(code)
+
+
+def _run_guard(base: str | None, head: str | None, contract: Path | None, repo: Path, as_json: bool) -> int:
+    """Check base..head, print the findings (text or one JSON document), return the exit code."""
+    # Start-up matters here (a pre-commit hook): no pydantic, anthropic, GitPython, harness.config.
+    from harness.guard import GuardContext, check
+    from harness.guard.gitdiff import collect_changes, default_base, find_root, resolve
+    from harness.settings import guard_settings
+
+    root = find_root(repo)
+    harness_dir, protected_paths = guard_settings(root)
+    contract_file = _guard_contract_file(root, harness_dir, contract)
+    terms = _guard_contract_terms(root, contract_file) if contract_file else {}
+    base_sha = resolve(root, base if base is not None else default_base(root))
+    head_sha = resolve(root, head) if head is not None else None
+    changes = collect_changes(root, base_sha, head_sha)
+    findings = check(changes, GuardContext(protected_paths=protected_paths, harness_dir=harness_dir, **terms))
+
+    errors = sum(1 for f in findings if f.blocking)
+    warnings = sum(1 for f in findings if f.severity == "warning" and f.allowed_by is None)
+    allowed = sum(1 for f in findings if f.allowed_by is not None)
+    if as_json:
+        document = {
+            "base": base_sha,
+            "head": head_sha or "working tree",
+            "files_changed": len(changes),
+            "findings": [f.as_dict() for f in findings],
+            "errors": errors,
+            "warnings": warnings,
+            "allowed": allowed,
+        }
+        print(json.dumps(document, indent=2))
+    else:
+        for f in findings:
+            print(f"{f.path}:{f.line}" if f.line else f.path, f"{f.rule} {f.name} [{f.severity}]", sep="  ")
+            print("  " + f.message.replace("\n", "\n  "))
+            print("  fix: " + f.fix.replace("\n", "\n  "))
+            if f.allowed_by is not None:
+                print(f"  allowed by contract: {f.allowed_by}")
+        if contract_file is not None:
+            print(f"contract: {terms.get('contract_path') or contract_file}")
+        span = f"{base_sha[:12]}..{head_sha[:12] if head_sha else 'working tree'}"
+        counts = f"{errors} error(s), {warnings} warning(s), {allowed} allowed"
+        print(f"{counts} — checked {len(changes)} changed file(s) {span}")
+    return EXIT_FAIL if errors else 0
+
+
+def _guard_contract_file(root: Path, harness_dir: str, option: Path | None) -> Path | None:
+    """``--contract FILE`` (relative to the current directory, else to the repo root), or the contract of the
+    issue whose branch (``harness/<id>-<slug>``) is checked out, when it exists."""
+    import re
+
+    from harness.guard.gitdiff import current_branch
+
+    if option is not None:
+        candidates = [option] if option.is_absolute() else [option, root / option]
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate
+        raise UsageError(
+            f"{option}: contract file not found",
+            hint=f"pass an existing contract file, e.g. --contract {harness_dir}/contracts/001.md",
+        )
+    match = re.fullmatch(r"harness/([A-Za-z0-9_.]+)(?:-.*)?", current_branch(root) or "")
+    if match:
+        path = root / harness_dir / "contracts" / f"{match.group(1)}.md"
+        if path.is_file():
+            return path
+    return None
+
+
+def _guard_contract_terms(root: Path, path: Path) -> dict[str, Any]:
+    """The GuardContext fields a contract file sets, read from its front matter with YAML alone."""
+    from harness import frontmatter
+    from harness.guard import Allowance
+
+    hint = "fix the contract's front matter, or pass another file with --contract"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read the contract: {exc}", hint=hint) from exc
+    meta = frontmatter.parse(text, source=str(path)).meta
+    if not meta:
+        raise UsageError(f"{path}: no front matter; this is not a harness contract", hint=hint)
+
+    frozen = meta.get("frozen_tests") or {}
+    if not isinstance(frozen, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in frozen.items()):
+        raise UsageError(f"{path}: field `frozen_tests` must map test file paths to sha256 digests", hint=hint)
+    allow = meta.get("allow") or []
+    if not isinstance(allow, list):
+        raise UsageError(f"{path}: field `allow` must be a list of {{rule, path, reason}}", hint=hint)
+    allowances = []
+    for index, item in enumerate(allow):
+        fields = [item.get(key) if isinstance(item, dict) else None for key in ("rule", "path", "reason")]
+        strings = [value for value in fields if isinstance(value, str) and value]
+        if len(strings) != len(fields):
+            raise UsageError(f"{path}: field `allow.{index}` needs non-empty `rule`, `path` and `reason`", hint=hint)
+        allowances.append(Allowance(*strings))
+    digest = meta.get("sha256")
+    try:
+        relative: str | None = path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:  # a contract outside the repository: it cannot be edited by the change
+        relative = None
+    return {
+        "contract_path": relative,
+        "contract_digest": digest if meta.get("status") == "agreed" and isinstance(digest, str) and digest else None,
+        "frozen_tests": frozen,
+        "allowances": tuple(allowances),
+    }
+
+
 def main() -> None:
     try:
+        if sys.argv[1:2] == ["guard"]:
+            _guard_fast_path(sys.argv[2:])  # exits when it could parse the arguments itself
         app()
     except KeyboardInterrupt:
         _err().print("interrupted", markup=False)

@@ -7,14 +7,13 @@ in a budget must not silently mean "no budget").
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.artifacts import describe_validation_error
 from harness.errors import UsageError
+from harness.settings import DEFAULT_HARNESS_DIR, DEFAULT_PROTECTED_PATHS, describe_source, read_table
+from harness.validation import describe_validation_error
 
 
 class _Section(BaseModel):
@@ -45,12 +44,12 @@ class Budget(_Section):
 
 
 class Config(_Section):
-    harness_dir: str = ".harness"
+    harness_dir: str = DEFAULT_HARNESS_DIR
     test_command: list[str] = Field(default_factory=lambda: ["python", "-m", "pytest"], min_length=1)
     test_timeout: float = Field(900.0, gt=0)
     bash_timeout: float = Field(120.0, gt=0)
     protected_paths: list[str] = Field(
-        default_factory=lambda: ["harness.toml", ".github/**", ".gitlab-ci.yml", ".ci/**"],
+        default_factory=lambda: list(DEFAULT_PROTECTED_PATHS),
         description="paths agents may not change unless the contract allows it",
     )
     max_retries: int = Field(4, ge=0, description="SDK retries for 429/5xx/529 and connection errors")
@@ -62,32 +61,15 @@ class Config(_Section):
 
 
 def load_config(repo: Path) -> Config:
-    toml_path = repo / "harness.toml"
-    pyproject = repo / "pyproject.toml"
-    data: dict[str, Any] = {}
-    source: Path | None = None
-    if toml_path.is_file():
-        data, source = _read_toml(toml_path), toml_path
-    elif pyproject.is_file():
-        section = _read_toml(pyproject).get("tool", {}).get("harness")
-        if isinstance(section, dict):
-            data, source = section, pyproject
+    data, source = read_table(repo)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        where = f"{source}" + (" [tool.harness]" if source == pyproject else "")
         raise UsageError(
-            f"{where}: {describe_validation_error(exc)}",
+            f"{describe_source(source)}: {describe_validation_error(exc)}",
             hint="fix or remove the key; every key and its default is listed in docs/configuration.md",
         ) from exc
     return config.model_copy(update={"source": str(source) if source else None})
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: invalid TOML: {exc}", hint="fix the syntax at that line") from exc
 
 
 def default_toml(test_command: list[str]) -> str:
@@ -97,11 +79,11 @@ def default_toml(test_command: list[str]) -> str:
     return f"""# harness configuration. Every key is optional; the values below are the defaults.
 # Reference: docs/configuration.md
 
-harness_dir = ".harness"
+harness_dir = {json.dumps(DEFAULT_HARNESS_DIR)}
 test_command = [{cmd}]     # the harness runs this itself and reads structured results
 test_timeout = 900                        # seconds per test run
 bash_timeout = 120                        # default seconds per agent `bash` call
-protected_paths = ["harness.toml", ".github/**", ".gitlab-ci.yml", ".ci/**"]
+protected_paths = {json.dumps(list(DEFAULT_PROTECTED_PATHS))}
 max_retries = 4                           # SDK retries on 429 / 5xx / 529 / connection errors
 request_timeout = 600                     # seconds per model request
 

@@ -6,6 +6,8 @@ pipes, tests): one plain line per meaningful event on stderr.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
@@ -91,6 +93,17 @@ class RunDisplay:
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
             self._live.__exit__(None, None, None)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop redrawing while the person at the terminal is asked something."""
+        if self._live is not None:
+            self._live.stop()
+        try:
+            yield
+        finally:
+            if self._live is not None:
+                self._live.start()
 
     def on_event(self, event: dict[str, Any]) -> None:
         if event["kind"] == "phase":

@@ -79,7 +79,7 @@ def _existing_branch_message(repo: git.Repo, branch: str, path: Path) -> tuple[s
     if extra and all(str(c.message).startswith(PHASE_PREFIXES) for c in extra):
         return (
             f"branch {branch} already exists with {len(extra)} commit(s) from an earlier harness run",
-            f"review or merge it first; to start the issue over, delete it: `{cleanup}`",
+            f"review or merge it first; to start the issue over, run again with --restart (or `{cleanup}`)",
         )
     if extra:
         subject = str(extra[0].message).splitlines()[0]
@@ -88,10 +88,32 @@ def _existing_branch_message(repo: git.Repo, branch: str, path: Path) -> tuple[s
             "the harness will not touch it",
             f"rename it (`git branch -m {branch} {branch.replace('/', '-')}-backup`) or delete it (`{cleanup}`)",
         )
+    if path.exists():
+        return (
+            f"branch {branch} already exists from an earlier harness run that made no commits",
+            f"run again with --restart to start over (or `{cleanup}`)",
+        )
     return (
         f"branch {branch} already exists",
-        f"delete it if you no longer need it (`{cleanup}`), then run again",
+        f"delete it if you no longer need it (`{cleanup}`), or run again with --restart",
     )
+
+
+def discard_harness_branch(repo_path: Path, path: Path, branch: str) -> bool:
+    """Remove an earlier run's worktree and branch, only if the branch holds nothing but harness
+    phase commits. Returns whether anything was removed; refuses (UsageError) to touch other work."""
+    repo = open_repo(repo_path)
+    if branch not in [h.name for h in repo.heads]:
+        return False
+    extra = list(repo.iter_commits(f"HEAD..{branch}"))
+    if not all(str(c.message).startswith(PHASE_PREFIXES) for c in extra):
+        message, hint = _existing_branch_message(repo, branch, path)
+        raise UsageError(message + "; --restart only discards branches that hold harness commits alone", hint=hint)
+    if path.exists():
+        repo.git.worktree("remove", "--force", str(path))
+    repo.git.worktree("prune")
+    repo.git.branch("-D", branch)
+    return True
 
 
 def remove_worktree(repo_path: Path, path: Path) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import UsageError
+from harness.validation import field_problems
 
 if TYPE_CHECKING:
     import anthropic
@@ -55,12 +56,5 @@ def input_schema(model: type[BaseModel]) -> dict[str, Any]:
 def explain_validation(tool: str, exc: ValidationError) -> str:
     """A tool-input validation error in words the model can act on."""
     lines = [f"The input to `{tool}` was rejected; nothing was done. Fix these fields and call `{tool}` again:"]
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "(input)"
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            message = "is required"
-        elif err["type"] == "extra_forbidden":
-            message = "is not a field of this tool"
-        lines.append(f"- `{field}` {message}")
+    lines += [f"- `{field or '(input)'}` {problem}" for field, problem in field_problems(exc)]
     return "\n".join(lines)

@@ -35,11 +35,14 @@ from harness.artifacts import (
     load_issue,
     render_verdict,
     save_contract,
+    set_issue_fields,
 )
 from harness.config import Config, load_config
 from harness.errors import EXIT_FAIL, EXIT_INCOMPLETE, EXIT_OK, IncompleteError
 from harness.evaluation import decide_verdict
 from harness.fsutil import atomic_write_text
+from harness.guard import Allowance as GuardAllowance
+from harness.guard import GuardContext, GuardFinding
 from harness.model import make_client
 from harness.prompts import system_prompt
 from harness.roles import TestReview, TestsReady, VerdictSubmission
@@ -91,6 +94,18 @@ class Stop(Exception):
 
 
 @dataclass(frozen=True)
+class Settlement:
+    """A person's decision on an escalated contract: accept the last proposal, rule on the open
+    objections (the negotiation continues with the ruling), or stop (the issue becomes HITL)."""
+
+    action: Literal["accept", "rule", "stop"]
+    text: str = ""
+
+
+Settle = Callable[[Contract], Settlement]
+
+
+@dataclass(frozen=True)
 class Prepared:
     """A validated issue, ready to run: nothing has been changed yet."""
 
@@ -98,6 +113,7 @@ class Prepared:
     config: Config
     harness_dir: Path
     issue: Issue
+    issue_path: Path
 
 
 def prepare(repo: Path, issue_id: str) -> Prepared:
@@ -105,14 +121,25 @@ def prepare(repo: Path, issue_id: str) -> Prepared:
     root = gitops.repo_root(repo)
     config = load_config(root)
     harness_dir = root / config.harness_dir
-    issue = load_issue(find_issue(harness_dir / "issues", issue_id))
-    return Prepared(root=root, config=config, harness_dir=harness_dir, issue=issue)
+    issue_path = find_issue(harness_dir / "issues", issue_id)
+    issue = load_issue(issue_path)
+    return Prepared(root=root, config=config, harness_dir=harness_dir, issue=issue, issue_path=issue_path)
 
 
-def run_issue(prepared: Prepared, *, on_event: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
+def run_issue(
+    prepared: Prepared,
+    *,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    settle: Settle | None = None,
+    restart: bool = False,
+) -> RunResult:
+    """Run one issue. ``settle`` asks a person about an escalated contract (interactive runs only);
+    ``restart`` first discards an earlier run's branch, if it holds harness commits alone."""
     config, issue = prepared.config, prepared.issue
     client = make_client(max_retries=config.max_retries, timeout=config.request_timeout)
     worktree_path = prepared.harness_dir / "worktrees" / f"{issue.id}-{issue.slug}"
+    if restart:
+        gitops.discard_harness_branch(prepared.root, worktree_path, issue.branch)
     worktree = gitops.create_worktree(prepared.root, worktree_path, issue.branch)
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{issue.id}"
     run_dir = prepared.harness_dir / "runs" / run_id
@@ -120,7 +147,7 @@ def run_issue(prepared: Prepared, *, on_event: Callable[[dict[str, Any]], None] 
     if on_event:
         trace.subscribe(on_event)
     ledger = Ledger(max_cost=config.budget.max_cost_per_issue)
-    run = _Run(prepared, client, worktree, run_dir, trace, ledger)
+    run = _Run(prepared, client, worktree, run_dir, trace, ledger, settle)
     result = RunResult(
         run_id=run_id,
         run_dir=run_dir,
@@ -177,7 +204,9 @@ class _Run:
         run_dir: Path,
         trace: Trace,
         ledger: Ledger,
+        settle: Settle | None = None,
     ) -> None:
+        self.settle = settle
         self.p, self.config, self.issue = prepared, prepared.config, prepared.issue
         self.limits = prepared.config.limits
         self.client, self.worktree, self.run_dir, self.trace, self.ledger = (
@@ -193,6 +222,7 @@ class _Run:
         self.baseline = tdd_gate.Baseline(passed=frozenset(), collected=0, failing=frozenset())
         self.agents: list[Agent] = []
         self._last_tests: TestsReady | None = None
+        self.contract: Contract | None = None
 
     # ------------------------------------------------------------------ phases
 
@@ -228,20 +258,27 @@ class _Run:
             writable=False,
         )
         contract = Contract(issue=self.issue.id)
+        rounds_allowed = self.limits.contract_rounds
         call = generator.start(self.issue_handoff() + "\n\nPropose the done-contract with `propose_contract`.")
         review_call: RoleCall | None = None
+        ruling: str | None = None
         while True:
             proposal: ContractProposal = call.input
             contract = contract.propose(proposal)
             save_contract(self.contract_path, contract)
             self.trace.event("contract_proposed", round=contract.round, criteria=[c.id for c in proposal.criteria])
             review_text = self.issue_handoff() + "\n\n" + _fenced("proposal", proposal.model_dump_json(indent=2))
+            if ruling:
+                review_text += (
+                    "\n\nA person settled the open objections of the previous round with this ruling; it "
+                    "overrides your earlier objections where they conflict:\n" + _fenced("ruling", ruling)
+                )
             if review_call is None:
                 review_call = evaluator.start(review_text + "\n\nReview it with `review_contract`.")
             else:
                 review_call = evaluator.respond("The generator revised the contract.\n\n" + review_text)
             review: ContractReview = review_call.input
-            contract = contract.review(review, max_rounds=self.limits.contract_rounds)
+            contract = contract.review(review, max_rounds=rounds_allowed)
             save_contract(self.contract_path, contract)
             self.trace.event(
                 "contract_reviewed",
@@ -250,27 +287,57 @@ class _Run:
                 status=contract.status,
                 objections=[o.model_dump() for o in review.objections],
             )
+            if contract.status == "escalated":
+                settlement = self.settle(contract) if self.settle else Settlement("stop")
+                self.trace.event(
+                    "contract_escalated", round=contract.round, action=settlement.action, text=settlement.text
+                )
+                if settlement.action == "accept":
+                    contract = contract.settled_by_user(settlement.text or None)
+                    save_contract(self.contract_path, contract)
+                elif settlement.action == "rule":
+                    ruling = settlement.text
+                    contract = contract.reopened(ruling)
+                    save_contract(self.contract_path, contract)
+                    rounds_allowed = contract.round + 1
+                    call = generator.respond(
+                        "The evaluator and you did not agree, so a person settled the open objections:\n"
+                        + _fenced("ruling", ruling)
+                        + "\n\nRevise the contract to follow the ruling and call `propose_contract` again with the "
+                        "complete contract.\nOpen objections were:\n" + _objections(contract.open_objections)
+                    )
+                    continue
+                else:
+                    self.escalate(contract)
             if contract.status == "agreed":
+                self.contract = contract
                 self.commit(
                     f"contract: {self.issue.id} agreed",
                     [
                         f"{len(contract.criteria)} criteria after {contract.round} round(s); sha256 {contract.sha256}",
                         *[f"- {c.id}: {c.test}" for c in contract.criteria],
+                        *[f"- allows {a.rule} on {a.path}: {a.reason}" for a in contract.allow],
                     ],
                 )
                 return contract
-            if contract.status == "escalated":
-                self.commit(f"contract: {self.issue.id} escalated", ["no agreement; a human must settle it"])
-                raise Stop(
-                    "blocked",
-                    f"no contract agreed after {contract.round} rounds; open objections: "
-                    + "; ".join(f"{o.criterion}: {o.problem}" for o in contract.open_objections)
-                    + f" (see {self.contract_path})",
-                )
+            ruling = None
             call = generator.respond(
                 "The evaluator asked for revisions. Address every objection and call `propose_contract` "
                 "again with the complete revised contract:\n" + _objections(review.objections)
             )
+
+    def escalate(self, contract: Contract) -> None:
+        """No agreement and no one to settle it: the issue needs a human (HITL)."""
+        self.commit(f"contract: {self.issue.id} escalated", ["no agreement; a person must settle the objections"])
+        set_issue_fields(self.p.issue_path, kind="HITL", status="blocked")
+        self.trace.event("issue_marked_hitl", issue=self.issue.id, path=str(self.p.issue_path))
+        objections = "; ".join(f"[{o.criterion}] {o.problem}" for o in contract.open_objections)
+        raise Stop(
+            "blocked",
+            f"no contract agreed after {contract.round} rounds; the issue is now HITL (kind: HITL, status: blocked "
+            f"in {self.p.issue_path.name}). Open objections: {objections}. See {self.contract_path}. Settle them "
+            f"with `harness run {self.issue.id} --restart` in a terminal, or sharpen the issue and run it again.",
+        )
 
     def red_and_review(self, contract: Contract) -> TestReport:
         self.enter("red")
@@ -315,6 +382,8 @@ class _Run:
             )
             if review.decision == "accept":
                 self.frozen = {f: self.file_hash(f) or "" for f in sorted({tdd_gate.file_of(t) for t in tests.tests})}
+                self.contract = contract = contract.model_copy(update={"frozen_tests": dict(self.frozen)})
+                save_contract(self.contract_path, contract)
                 self.trace.event("tests_frozen", files=sorted(self.frozen))
                 return report
             self.enter("red")
@@ -332,7 +401,12 @@ class _Run:
             report = self.tests("red")
             sources = {f: self.read_text(f) for f in {tdd_gate.file_of(t) for t in tests.tests}}
             result = tdd_gate.verify_red(
-                report, tests.tests, contract_tests=contract.tests, baseline=self.baseline, sources=sources
+                report,
+                tests.tests,
+                contract_tests=contract.tests,
+                baseline=self.baseline,
+                sources=sources,
+                guard=self.guard(contract),
             )
             self.trace.event(
                 "red_verified",
@@ -365,14 +439,12 @@ class _Run:
         fingerprints: list[str] = []
         for _ in range(self.limits.green_attempts):
             report = self.tests("green")
-            current = {path: self.file_hash(path) for path in self.frozen}
             result = tdd_gate.verify_green(
                 report,
                 contract_tests=contract.tests,
                 baseline=self.baseline,
                 min_collected=min_collected,
-                frozen=self.frozen,
-                current=current,
+                guard=self.guard(contract),
             )
             self.trace.event(
                 "green_verified",
@@ -403,14 +475,16 @@ class _Run:
     def evaluate(self, contract: Contract) -> Verdict:
         self.enter("verdict")
         sha = gitops.head(self.worktree.path)
-        handoff = self.verdict_handoff(contract, sha)
+        findings = self.guard(contract, head=sha)
+        handoff = self.verdict_handoff(contract, sha, findings)
         with self.throwaway(sha) as ws:
             evaluator = self.agent(
                 "evaluator", "evaluator-verdict", ["submit_verdict"], tools=READ_ONLY_TOOLS, workspace=ws
             )
             call = evaluator.start(handoff + "\n\nGrade the work and call `submit_verdict`.")
         submission: VerdictSubmission = call.input
-        verdict = decide_verdict(contract, submission)
+        blocking = [f for f in findings if f.blocking]
+        verdict = decide_verdict(contract, submission, guard_errors=tdd_gate.guard_problems(blocking))
         atomic_write_text(self.run_dir / "verdict.json", verdict.model_dump_json(indent=2) + "\n")
         atomic_write_text(self.run_dir / "verdict.md", render_verdict(verdict))
         self.trace.event(
@@ -489,7 +563,30 @@ class _Run:
         )
         return report
 
+    def guard_context(self, contract: Contract) -> GuardContext:
+        return GuardContext(
+            protected_paths=tuple(self.config.protected_paths),
+            frozen_tests=dict(self.frozen),
+            contract_path=self.contract_path.relative_to(self.worktree.path).as_posix(),
+            contract_digest=contract.sha256,
+            allowances=tuple(GuardAllowance(a.rule, a.path, a.reason) for a in contract.allow),
+            harness_dir=self.config.harness_dir,
+        )
+
+    def guard(self, contract: Contract, *, head: str | None = None) -> list[GuardFinding]:
+        """The guards over everything this issue changed: base → ``head`` (default: the working tree)."""
+        from harness.guard.gitdiff import collect_changes
+        from harness.guard.rules import check
+
+        changes = collect_changes(self.worktree.path, self.worktree.base, head)
+        findings = check(changes, self.guard_context(contract))
+        self.trace.event("guard", phase=self.phase, files=len(changes), findings=[f.as_dict() for f in findings])
+        return findings
+
     def commit(self, subject: str, body: list[str]) -> str:
+        if self.contract is not None:
+            # The harness's copy is canonical: whatever an agent did to the file is never committed.
+            save_contract(self.contract_path, self.contract)
         message = subject + "\n\n" + "\n".join(body) + f"\n\nHarness-Issue: {self.issue.id}\n"
         sha = gitops.commit_all(self.worktree.path, message)
         self.trace.event("commit", sha=sha, subject=subject)
@@ -498,6 +595,10 @@ class _Run:
     def protection(self, contract: Contract, *, frozen: bool = False) -> Callable[[str], str | None]:
         harness_dir = self.config.harness_dir.rstrip("/") + "/"
         patterns = list(self.config.protected_paths)
+        context = self.guard_context(contract)
+
+        def allowed(rule: str, name: str, path: str) -> bool:
+            return any(a.covers(rule, name, path) for a in context.allowances)
 
         def reason(path: str) -> str | None:
             if path.startswith(harness_dir):
@@ -505,13 +606,13 @@ class _Run:
                     f"`{path}` belongs to the harness (contracts, issues, runs); it is not yours to change. "
                     "If the contract is wrong, say so in your note."
                 )
-            if frozen and path in self.frozen:
+            if frozen and path in self.frozen and not allowed("HG009", "frozen-test-edited", path):
                 return (
                     f"`{path}` is a frozen test file: the evaluator accepted it as the contract's proof. "
                     "Change the implementation so it passes instead."
                 )
             for pattern in patterns:
-                if fnmatch.fnmatch(path, pattern):
+                if fnmatch.fnmatch(path, pattern) and not allowed("HG010", "protected-path-changed", path):
                     return (
                         f"`{path}` is protected by this repo's harness configuration ({pattern}); leave it unchanged."
                     )
@@ -551,6 +652,7 @@ class _Run:
             "phase": self.phase,
             "status": status,
             "detail": detail,
+            "contract_sha256": self.contract.sha256 if self.contract else None,
             "frozen": self.frozen,
             "cost": self.ledger.cost,
             "peak_context": self.peak_context,
@@ -602,7 +704,7 @@ class _Run:
             f"{len(self.baseline.passed)} test(s) passed before this issue began and must still pass."
         )
 
-    def verdict_handoff(self, contract: Contract, sha: str) -> str:
+    def verdict_handoff(self, contract: Contract, sha: str, findings: list[GuardFinding]) -> str:
         diff = gitops.diff(self.worktree.path, self.worktree.base, sha)
         if len(diff) > 60_000:
             diff = diff[:60_000] + "\n[... diff truncated; read the files in the workspace ...]"
@@ -610,9 +712,22 @@ class _Run:
             self.contract_handoff(contract)
             + "\n\nThe harness's own verification: every contract test passes, every test that passed before "
             "still passes, the frozen tests are unchanged.\n\n"
+            + _guard_summary(findings)
             + _fenced("diff", diff)
             + "\n\nYour workspace is a throwaway copy of the result."
         )
+
+
+def _guard_summary(findings: list[GuardFinding]) -> str:
+    if not findings:
+        return "The deterministic guards found nothing in the diff.\n\n"
+    lines = [
+        f"- {f.rule} {f.name} [{'allowed by the contract: ' + f.allowed_by if f.allowed_by else f.severity}] "
+        f"{f.path}:{f.line or ''} {f.message}"
+        for f in findings
+    ]
+    heading = "The deterministic guards report (errors fail the verdict whatever you decide):"
+    return heading + "\n" + "\n".join(lines) + "\n\n"
 
 
 def _fenced(tag: str, text: str) -> str:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from harness.guard.model import GuardFinding
 from harness.testrunner import CollectionError, TestOutcome, TestReport
 
 # Exceptions that mean "the behaviour is not there yet": a failing assertion, an explicit stub,
@@ -101,6 +102,7 @@ def verify_red(
     contract_tests: Sequence[str],
     baseline: Baseline,
     sources: Mapping[str, str],
+    guard: Sequence[GuardFinding] = (),
 ) -> GateResult:
     """Every listed test exists and fails because the behaviour is missing; nothing else broke.
 
@@ -129,10 +131,20 @@ def verify_red(
                 "the red run must collect every other test file; fix this error."
             )
     problems.extend(_regressions(report, baseline))
+    problems.extend(guard_problems(guard))
     ok = all(s.ok for s in statuses) and not problems
     return GateResult(
         ok=ok, tests=tuple(statuses), problems=tuple(problems), fingerprint=_fingerprint(statuses, problems)
     )
+
+
+def guard_problems(findings: Sequence[GuardFinding]) -> list[str]:
+    """Blocking guard findings, as gate problems the generator can act on."""
+    return [
+        f"guard {f.rule} {f.name} at {f.path}{f':{f.line}' if f.line else ''}: {f.message} Fix: {f.fix}"
+        for f in findings
+        if f.blocking
+    ]
 
 
 def cases(report: TestReport, nodeid: str) -> list[TestOutcome]:
@@ -220,14 +232,10 @@ def verify_green(
     contract_tests: Sequence[str],
     baseline: Baseline,
     min_collected: int,
-    frozen: Mapping[str, str],
-    current: Mapping[str, str | None],
+    guard: Sequence[GuardFinding] = (),
 ) -> GateResult:
-    """Contract tests pass, nothing that passed before fails, nothing was hidden, frozen files unchanged.
-
-    ``frozen`` maps frozen test files to their sha256 at the accepted red commit; ``current`` maps
-    the same files to their sha256 now (None when deleted).
-    """
+    """Contract tests pass, nothing that passed before fails, nothing was hidden, and the guards
+    (frozen tests and contract unchanged, no skips or deselection, ...) found nothing blocking."""
     if not report.ran:
         return _did_not_run(report)
     statuses = []
@@ -243,16 +251,7 @@ def verify_green(
             statuses.append(TestStatus(nodeid, False, f"{where}{o.outcome} ({o.exc_type}): {_short(o.message)}"))
         else:
             statuses.append(TestStatus(nodeid, True, "passes" if len(found) == 1 else f"all {len(found)} cases pass"))
-    problems = []
-    for path, digest in sorted(frozen.items()):
-        now = current.get(path)
-        if now != digest:
-            change = "was deleted" if now is None else "was changed"
-            problems.append(
-                f"frozen test file {path} {change} after the evaluator accepted it. Frozen tests are the contract's "
-                f"proof; restore it exactly (`git checkout HEAD -- {path}` restores the accepted version) and make "
-                "the implementation satisfy it instead."
-            )
+    problems = guard_problems(guard)
     for err in report.collection_errors:
         if err.nodeid not in baseline.broken_files:
             problems.append(f"{err.nodeid} fails to collect ({err.exc_type}): {_short(err.message)}")

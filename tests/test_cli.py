@@ -188,3 +188,27 @@ def test_documented_examples_are_valid() -> None:
     assert load_issue(examples / "001-slugify.md").id == "001"
     assert load_contract(examples / "contract.md").status == "agreed"
     Verdict.model_validate_json((examples / "verdict.json").read_text())
+
+
+def test_restart_discards_an_earlier_harness_run_only(harness: Any, project: Path, api: FakeMessagesAPI) -> None:
+    api.add(*[s.chatter("propose_contract") for _ in range(3)])
+    assert harness("run", "001", "--repo", str(project)).exit_code == 3  # leaves its branch behind
+    again = harness("run", "001", "--repo", str(project))
+    assert_usage_error(again, "from an earlier harness run", "--restart")
+    api.add(*s.happy_path())
+    restarted = harness("run", "001", "--repo", str(project), "--restart", "--json")
+    assert restarted.exit_code == 0, restarted.output
+    assert json.loads(restarted.stdout)["outcome"] == "pass"
+
+
+def test_restart_never_discards_other_work(harness: Any, project: Path, api: FakeMessagesAPI) -> None:
+    g = git.Repo(project)
+    g.git.checkout("-b", "harness/001-slugify")
+    (project / "mine.txt").write_text("mine\n")
+    g.git.add("-A")
+    g.git.execute(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "my experiment"])
+    g.git.checkout("-")
+    before = snapshot(project)
+    result = harness("run", "001", "--repo", str(project), "--restart")
+    assert_usage_error(result, "unrelated work", "--restart only discards")
+    assert snapshot(project) == before

@@ -176,9 +176,9 @@ def test_editing_a_frozen_test_during_green_is_rejected(harness: Any, project: P
     result, _doc = run(harness, project)
     assert result.exit_code == 0, result.output
     results = tool_results(api)
-    assert any("frozen test file" in r for r in results if "Frozen" in r or "frozen" in r)
-    rejection = next(r for r in results if r.startswith("REJECTED"))
-    assert f"frozen test file {s.TEST_FILE} was changed" in rejection
+    assert any(f"`{s.TEST_FILE}` is a frozen test file" in r for r in results)  # the edit tool refused
+    rejection = next(r for r in results if r.startswith("REJECTED"))  # the shell edit was caught at green
+    assert f"guard HG009 frozen-test-edited at {s.TEST_FILE}" in rejection
     # Nothing committed as green touches the frozen test.
     repo = git.Repo(project)
     green = next(c for c in repo.iter_commits(BRANCH) if c.summary.startswith("green:"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.guard.model import GuardFinding
 from harness.tdd_gate import (
     MISSING_BEHAVIOUR,
     Baseline,
@@ -369,17 +370,20 @@ def test_red_rejects_a_run_that_crashed_without_results():
 # --------------------------------------------------------------------------- green
 
 
-FROZEN = {NEW_FILE: "a" * 64}
+def green(rep: TestReport, *, contract=(NEW, OTHER_NEW), min_collected=4, guard=()) -> GateResult:
+    return verify_green(rep, contract_tests=list(contract), baseline=BASELINE, min_collected=min_collected, guard=guard)
 
 
-def green(rep: TestReport, *, contract=(NEW, OTHER_NEW), min_collected=4, current=None) -> GateResult:
-    return verify_green(
-        rep,
-        contract_tests=list(contract),
-        baseline=BASELINE,
-        min_collected=min_collected,
-        frozen=FROZEN,
-        current=dict(FROZEN) if current is None else current,
+def finding(severity="error", allowed_by=None) -> GuardFinding:
+    return GuardFinding(
+        rule="HG009",
+        name="frozen-test-edited",
+        severity=severity,
+        path=NEW_FILE,
+        line=3,
+        message=f"frozen test file {NEW_FILE} was changed",
+        fix=f"restore it exactly: git checkout HEAD -- {NEW_FILE}",
+        allowed_by=allowed_by,
     )
 
 
@@ -421,21 +425,31 @@ def test_green_rejects_a_contract_test_that_did_not_simply_pass(outcome):
     assert only(res, OTHER_NEW).reason.startswith(outcome)
 
 
-def test_green_rejects_a_changed_frozen_test_file():
-    res = green(report(*old_ok(), passed(NEW), passed(OTHER_NEW)), current={NEW_FILE: "b" * 64})
+def test_green_rejects_a_blocking_guard_finding_with_its_fix():
+    res = green(report(*old_ok(), passed(NEW), passed(OTHER_NEW)), guard=[finding()])
     assert not res.ok
     assert all(s.ok for s in res.tests)
     (problem,) = res.problems
-    assert f"frozen test file {NEW_FILE} was changed" in problem
+    assert problem.startswith(f"guard HG009 frozen-test-edited at {NEW_FILE}:3")
     assert f"git checkout HEAD -- {NEW_FILE}" in res.explain()
 
 
-@pytest.mark.parametrize("current", [{NEW_FILE: None}, {}])
-def test_green_rejects_a_deleted_frozen_test_file(current):
-    res = green(report(*old_ok(), passed(NEW), passed(OTHER_NEW)), current=current)
-    assert not res.ok
-    assert f"frozen test file {NEW_FILE} was deleted" in res.problems[0]
-    assert "restore it exactly" in res.explain()
+@pytest.mark.parametrize("guard", [[finding("warning")], [finding(allowed_by="the contract allows it")]])
+def test_green_ignores_warnings_and_findings_the_contract_allows(guard):
+    res = green(report(*old_ok(), passed(NEW), passed(OTHER_NEW)), guard=guard)
+    assert res.ok, res.explain()
+
+
+def test_red_rejects_a_blocking_guard_finding():
+    res = verify_red(
+        report(*old_ok(), result(NEW), result(OTHER_NEW)),
+        [NEW, OTHER_NEW],
+        contract_tests=[NEW, OTHER_NEW],
+        baseline=BASELINE,
+        sources={},
+        guard=[finding()],
+    )
+    assert not res.ok and "guard HG009" in res.problems[0]
 
 
 def test_green_rejects_a_drop_in_the_collected_count():

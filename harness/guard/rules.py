@@ -1,0 +1,1703 @@
+"""The guard rules (SPEC §7): pure functions from a diff (base → head) to findings. No I/O, no model.
+
+Python is read with :mod:`ast`, never with regexes, wherever structure matters; configuration with
+:mod:`tomllib` and :mod:`configparser`. Each text is parsed at most once per :func:`check`, files no
+rule needs are never parsed, and a file that does not parse is skipped by the ast rules.
+
+The catalogue with a bad and a good example per rule is ``docs/guards.md``.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import fnmatch
+import hashlib
+import re
+import shlex
+import tomllib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeGuard
+
+from harness.digest import contract_digest
+from harness.errors import UsageError
+from harness.frontmatter import parse as parse_front_matter
+from harness.guard.model import FileChange, GuardContext, GuardFinding, Severity
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str  # "HG001"
+    name: str  # "test-file-removed"
+    severity: Severity
+    summary: str  # one line: what it catches
+
+
+_RULE_LIST = (
+    Rule("HG001", "test-file-removed", "error", "a test file was deleted, or renamed so pytest no longer collects it"),
+    Rule(
+        "HG002", "test-removed", "error", "a test function or method that existed at base is gone (deleted or renamed)"
+    ),
+    Rule(
+        "HG003",
+        "assertions-weakened",
+        "error",
+        "an existing test has fewer checks, a trivially true assert, swallowed assertions or a broader pytest.raises",
+    ),
+    Rule(
+        "HG004",
+        "skip-added",
+        "error",
+        "a new skip, skipif, xfail, importorskip or skipTest in a test file or conftest.py",
+    ),
+    Rule(
+        "HG005",
+        "test-selection-changed",
+        "error",
+        "pytest or coverage configuration now collects or runs fewer tests, or asks for less coverage",
+    ),
+    Rule(
+        "HG006",
+        "collection-hook-added",
+        "error",
+        "conftest.py gained or changed a hook, collect_ignore entry or config mutation that can hide tests",
+    ),
+    Rule(
+        "HG007",
+        "test-detection-in-code",
+        "error",
+        "non-test code now checks whether it runs under pytest (PYTEST_CURRENT_TEST, sys.modules, sys.argv)",
+    ),
+    Rule("HG008", "contract-edited", "error", "the agreed contract's criteria, allowances or digest changed"),
+    Rule("HG009", "frozen-test-edited", "error", "a test file frozen after test review was changed, deleted or moved"),
+    Rule("HG010", "protected-path-changed", "error", "a path protected by the harness configuration was changed"),
+    Rule("HG011", "test-without-assertion", "error", "a new test function contains no check at all"),
+)
+RULES: dict[str, Rule] = {rule.id: rule for rule in _RULE_LIST}
+
+
+def is_test_file(path: str) -> bool:
+    """``test_*.py`` or ``*_test.py`` anywhere, or any ``.py`` under a ``tests/`` or ``test/`` directory;
+    never ``conftest.py``."""
+    parts = path.replace("\\", "/").split("/")
+    name = parts[-1]
+    if not name.endswith(".py") or name == "conftest.py":
+        return False
+    return _collectable(name) or any(part in ("tests", "test") for part in parts[:-1])
+
+
+_NO_CONTEXT = GuardContext()
+
+
+def check(changes: Sequence[FileChange], context: GuardContext = _NO_CONTEXT) -> list[GuardFinding]:
+    """Every finding over ``changes``, sorted by (path, line, rule). Findings the contract allows keep
+    their severity and carry the allowance's reason in ``allowed_by``."""
+    run = _Run(changes, context)
+    findings: list[GuardFinding] = []
+    for change in changes:
+        findings.extend(run.findings_for(change))
+    allowed = [_apply_allowances(finding, context) for finding in findings]
+    return sorted(allowed, key=lambda f: (f.path, f.line or 0, f.rule))
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+def _finding(
+    rule_id: str, path: str, line: int | None, message: str, fix: str, severity: Severity | None = None
+) -> GuardFinding:
+    rule = RULES[rule_id]
+    return GuardFinding(rule.id, rule.name, severity or rule.severity, path, line, message, fix)
+
+
+def _allow_hint(rule_id: str) -> str:
+    return (
+        f"If the issue genuinely needs this change, the agreed contract must list an allowance for {rule_id} "
+        "on this path (`allow:` with rule, path and reason)."
+    )
+
+
+def _apply_allowances(finding: GuardFinding, context: GuardContext) -> GuardFinding:
+    if finding.rule == "HG008":
+        return finding  # allowances live in the contract: one that allowed editing the contract would undo its freeze
+    for allowance in context.allowances:
+        if allowance.covers(finding.rule, finding.name, finding.path):
+            return replace(finding, allowed_by=allowance.reason)
+    return finding
+
+
+_PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError)
+_UNPARSABLE = ast.Module(body=[], type_ignores=[])  # a sentinel in the parse cache: not valid Python
+
+
+@dataclass
+class _PyDiff:
+    """A Python file's change at the level of top-level statements.
+
+    Statements whose text (and parse context) is identical on both sides come ``before`` and ``after`` the
+    ones that differ. Every rule compares the two sides, so identical statements cancel out: only ``base``
+    and ``head`` are walked. When the split cannot be proven safe, ``base`` and ``head`` are the whole
+    modules and ``before``/``after`` are empty.
+    """
+
+    base: list[ast.stmt]  # base statements that differ (base line numbers)
+    head: list[ast.stmt]  # head statements that differ (head line numbers)
+    before: list[ast.stmt]  # identical statements before them (head line numbers, equal to the base's)
+    after: list[ast.stmt]  # identical statements after them (head line numbers)
+    base_lines: list[str]
+    head_lines: list[str]
+
+    def base_module(self) -> list[ast.stmt]:
+        return [*self.before, *self.base, *self.after]
+
+    def head_module(self) -> list[ast.stmt]:
+        return [*self.before, *self.head, *self.after]
+
+
+class _Helpers:
+    """One side's functions by name, to resolve a call from a test to a helper that asserts (one level)."""
+
+    def __init__(self, stmts: Iterable[ast.stmt], extra: Mapping[str, bool], scan: Callable[[_Func], _Scan]) -> None:
+        self.defs: dict[str, list[_Func]] = {}
+        for func in _defs(stmts):
+            self.defs.setdefault(func.name, []).append(func)
+        self.extra = extra
+        self.scan = scan
+        self._memo: dict[str, bool] = {}
+
+    def __call__(self, name: str) -> bool:
+        if name.startswith("test"):
+            return False  # a test calling another test: pytest runs that one on its own anyway
+        known = self._memo.get(name)
+        if known is None:
+            funcs = self.defs.get(name)
+            known = any(self.scan(f).direct > 0 for f in funcs) if funcs else self.extra.get(name, False)
+            self._memo[name] = known
+        return known
+
+
+class _Run:
+    """One call of :func:`check`: parse caches and the conftest helpers every test file may call."""
+
+    def __init__(self, changes: Sequence[FileChange], context: GuardContext) -> None:
+        self.context = context
+        self._conftests = [c for c in changes if _basename(c.path) == "conftest.py"]
+        self._conftest_helpers: tuple[dict[str, bool], dict[str, bool]] | None = None
+        # Only conftest.py texts are read twice (helpers for every test file, then their own rules). Keeping
+        # every other tree alive would make each garbage collection walk all of them: slower than no cache.
+        self._shared = {text for c in self._conftests for text in (c.old_text, c.new_text) if text is not None}
+        self._trees: dict[str, ast.Module] = {}
+        self._lines: dict[str, list[str]] = {}
+
+    def tree(self, text: str | None) -> ast.Module | None:
+        """The parsed module; None when ``text`` is absent or not valid Python."""
+        if text is None:
+            return None
+        tree = self._trees.get(text)
+        if tree is None:
+            try:
+                tree = ast.parse(text)
+            except _PARSE_ERRORS:
+                tree = _UNPARSABLE
+            if text in self._shared:
+                self._trees[text] = tree
+        return None if tree is _UNPARSABLE else tree
+
+    def lines(self, text: str) -> list[str]:
+        lines = self._lines.get(text)
+        if lines is None:
+            lines = self._lines[text] = text.split("\n")
+        return lines
+
+    def line_text(self, text: str | None, line: int | None) -> str:
+        if text is None or not line:
+            return ""
+        lines = self.lines(text)
+        return lines[line - 1].strip() if line <= len(lines) else ""
+
+    def py_diff(self, change: FileChange, *, base_counts: bool = True) -> _PyDiff | None:
+        """None when the head does not parse, or when the base exists but does not parse (what it held is
+        unknown; comparing against nothing would accuse every line). ``base_counts=False``: treat as new."""
+        head = self.tree(change.new_text)
+        if head is None or change.new_text is None:
+            return None
+        head_lines = self.lines(change.new_text)
+        if change.old_text is None or not base_counts:
+            return _PyDiff([], list(head.body), [], [], [], head_lines)
+        base_lines = self.lines(change.old_text)
+        split = _split_unchanged(change.old_text, change.new_text, base_lines, head_lines, head.body)
+        if split is not None:
+            return split
+        base = self.tree(change.old_text)
+        if base is None:
+            return None
+        return _PyDiff(list(base.body), list(head.body), [], [], base_lines, head_lines)
+
+    def conftest_helpers(self) -> tuple[dict[str, bool], dict[str, bool]]:
+        """For the changed conftest.py files, base and head: function name -> it contains a check."""
+        if self._conftest_helpers is None:
+            sides: tuple[dict[str, bool], dict[str, bool]] = ({}, {})
+            for change in self._conftests:
+                for side, text in zip(sides, (change.old_text, change.new_text), strict=True):
+                    tree = self.tree(text)
+                    for func in _defs(tree.body if tree else []):
+                        side[func.name] = side.get(func.name, False) or _scan(func).direct > 0
+            self._conftest_helpers = sides
+        return self._conftest_helpers
+
+    def findings_for(self, change: FileChange) -> list[GuardFinding]:
+        self._lines.clear()
+        out = _path_findings(change, self.context)
+        base_path = (change.old_path or change.path) if change.status != "added" else None
+        head_path = change.path if change.status != "deleted" else None
+        if _is_contract(change, self.context):
+            out.extend(_contract_findings(change, self.context))
+        if _config_kind(base_path) or _config_kind(head_path):
+            out.extend(_config_findings(change, base_path, head_path))
+        base_test = base_path is not None and is_test_file(base_path)
+        if base_test and _removed_from_discovery(change, base_path, head_path):
+            out.append(_test_file_removed(change, base_path))
+            return out
+        if change.old_text == change.new_text or head_path is None:
+            return out  # a pure rename or mode change, or a deletion: no content rule can fire
+        if is_test_file(head_path):
+            out.extend(self._test_file_findings(change, base_test))
+        elif _basename(head_path) == "conftest.py":
+            out.extend(self._conftest_findings(change))
+        elif head_path.endswith(".py"):
+            out.extend(self._detection_findings(change))
+        return out
+
+    # -- test files: HG002, HG003, HG004, HG011
+
+    def _test_file_findings(self, change: FileChange, base_test: bool) -> list[GuardFinding]:
+        diff = self.py_diff(change, base_counts=base_test)
+        if diff is None:
+            return []
+        path = change.path
+        base_module, head_module = diff.base_module(), diff.head_module()
+        base_tests = dict(_test_functions(base_module))  # a later definition shadows an earlier one, as in pytest
+        head_tests = dict(_test_functions(head_module))
+        conftest_base, conftest_head = self.conftest_helpers()
+        scans: dict[int, _Scan] = {}  # by node id: unchanged statements are shared by both sides, walked once
+
+        def scan(func: _Func) -> _Scan:
+            found = scans.get(id(func))
+            if found is None:
+                found = scans[id(func)] = _scan(func)
+            return found
+
+        base_helpers = _Helpers(base_module, conftest_base, scan)
+        head_helpers = _Helpers(head_module, conftest_head, scan)
+        base_segments = _segments(diff.base, diff.base_lines)
+        head_segments = _segments(diff.head, diff.head_lines)
+        # helpers whose text changed; tests are compared anyway, and calling a test from a test is no check
+        edited = {
+            name
+            for q in {*base_segments, *head_segments}
+            if base_segments.get(q) != head_segments.get(q) and not (name := q.rsplit("::", 1)[-1]).startswith("test")
+        }
+        helpers_changed = _asserting(conftest_base) != _asserting(conftest_head) or any(
+            base_helpers(name) != head_helpers(name) for name in edited
+        )
+        out: list[GuardFinding] = []
+        for name, func in base_tests.items():
+            if name not in head_tests:
+                out.append(_test_removed(path, name, func.lineno))
+        pairs: list[tuple[str, _Func, _Func]] = []
+        for name, func in head_tests.items():
+            old = base_tests.get(name)
+            if old is None:
+                facts = scan(func).facts(name, func.lineno, head_helpers)
+                if facts.real_checks <= 0:
+                    out.append(_test_without_assertion(path, facts))
+            elif helpers_changed or (old is not func and base_segments.get(name) != head_segments.get(name)):
+                # with helpers changed, even an identical test may call one that lost its checks
+                pairs.append((name, old, func))
+        for name, old, new in pairs:
+            before = scan(old).facts(name, old.lineno, base_helpers)
+            after = scan(new).facts(name, new.lineno, head_helpers)
+            weakened = self._weakened(path, before, after, change.new_text)
+            if weakened is not None:
+                out.append(weakened)
+        out.extend(self._skip_findings(change, diff, base_segments, head_segments))
+        return out
+
+    def _weakened(self, path: str, old: _TestFacts, new: _TestFacts, text: str | None) -> GuardFinding | None:
+        reasons: list[str] = []
+        lines: list[int] = []
+        if new.real_checks < old.real_checks:
+            reasons.append(f"its checks dropped from {old.real_checks} to {new.real_checks}")
+        weakenings = (
+            ("a trivially true assert at {}, which cannot fail", old.trivial, new.trivial),
+            (
+                "checks at {} wrapped in a try/except or suppress() that swallows AssertionError",
+                old.swallowed,
+                new.swallowed,
+            ),
+            ("pytest.raises/assertRaises widened to Exception at {}, so any error passes", old.broad, new.broad),
+        )
+        for label, before, after in weakenings:
+            if len(after) > len(before):
+                added = _new_lines(before, after)
+                shown = ", ".join(f"line {n} (`{self.line_text(text, n)}`)" for n in added)
+                reasons.append(label.format(shown))
+                lines.extend(added)
+        if not reasons:
+            return None
+        return _finding(
+            "HG003",
+            path,
+            min(lines) if lines else new.line,
+            f"test `{new.name}` (line {new.line}) was weakened: " + "; ".join(reasons) + ".",
+            "Restore the checks the test had and make the code satisfy them. Add assertions if you like, but do not "
+            "remove, loosen or swallow existing ones; a weaker test hides a failure instead of fixing it. "
+            + _allow_hint("HG003"),
+        )
+
+    def _skip_findings(
+        self, change: FileChange, diff: _PyDiff, base_segments: dict[str, str], head_segments: dict[str, str]
+    ) -> list[GuardFinding]:
+        base_text, head_text = change.old_text or "", change.new_text or ""
+        if not (_mentions_any(base_text, _MARKER_TOKENS) or _mentions_any(head_text, _MARKER_TOKENS)):
+            return []
+        identical = {name for name, text in head_segments.items() if base_segments.get(name) == text}
+        old_by_place: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        for marker in _scan_markers(diff.base, identical, diff.base_lines, base_text.isascii()):
+            old_by_place.setdefault((marker.scope, marker.kind), []).append((marker.line, marker.key))
+        by_place: dict[tuple[str, str], list[_Marker]] = {}
+        for marker in _scan_markers(diff.head, identical, diff.head_lines, head_text.isascii()):
+            by_place.setdefault((marker.scope, marker.kind), []).append(marker)
+        out: list[GuardFinding] = []
+        for (scope, kind), markers in by_place.items():
+            new_lines = _new_lines(old_by_place.get((scope, kind), []), [(m.line, m.key) for m in markers])
+            for marker in (m for m in markers if m.line in new_lines):
+                where = "at module level" if scope == "<module>" else f"on `{scope}`"
+                out.append(
+                    _finding(
+                        "HG004",
+                        change.path,
+                        marker.line,
+                        f"new {kind} {where} at line {marker.line} (`{self.line_text(change.new_text, marker.line)}`); "
+                        "the test no longer runs or no longer fails.",
+                        "Remove the marker. If the test cannot pass, say why in your note; a skipped test hides a "
+                        "failure instead of fixing it. " + _allow_hint("HG004"),
+                    )
+                )
+        return out
+
+    # -- conftest.py: HG004, HG006
+
+    def _conftest_findings(self, change: FileChange) -> list[GuardFinding]:
+        diff = self.py_diff(change)
+        if diff is None:
+            return []
+        base_segments = _segments(diff.base, diff.base_lines)
+        out = self._skip_findings(change, diff, base_segments, _segments(diff.head, diff.head_lines))
+        base, head = _conftest_facts(diff.base_module()), _conftest_facts(diff.head_module())
+        path = change.path
+        fix = (
+            "Remove it. Tests must be collected and run as pytest would without it; a hook that deselects, skips or "
+            "rewrites outcomes hides failures instead of fixing them. Fixtures and marker registration are fine. "
+            + _allow_hint("HG006")
+        )
+        for name, defs in head.hooks.items():
+            old_dumps = {dump for _, dump in base.hooks.get(name, [])}
+            if name not in base.hooks:
+                line = defs[0][0]
+                message = f"new hook `{name}` at line {line}: it can deselect, skip or rewrite the outcome of tests."
+            elif sorted(old_dumps) != sorted(dump for _, dump in defs):
+                line = next((n for n, dump in defs if dump not in old_dumps), defs[0][0])
+                message = (
+                    f"hook `{name}` was changed (line {line}): it can deselect, skip or rewrite the outcome of tests."
+                )
+            else:
+                continue
+            out.append(_finding("HG006", path, line, message, fix))
+        for (variable, entry), line in head.ignores.items():
+            if (variable, entry) not in base.ignores:
+                message = f"`{variable}` gained {entry} at line {line}: pytest stops collecting those files."
+                out.append(_finding("HG006", path, line, message, fix))
+        old_mutations = Counter(key for _, key, _ in base.mutations)
+        for line, key, description in head.mutations:
+            if old_mutations[key] > 0:
+                old_mutations[key] -= 1
+                continue
+            shown = self.line_text(change.new_text, line)
+            message = (
+                f"{description} at line {line} (`{shown}`): it changes which tests run or how the run is reported."
+            )
+            out.append(_finding("HG006", path, line, message, fix))
+        return out
+
+    # -- non-test code: HG007
+
+    def _detection_findings(self, change: FileChange) -> list[GuardFinding]:
+        text = change.new_text
+        # every form HG007 knows names one of these words in the source; a file without them needs no parse
+        if text is None or not any(token in text for token in _DETECTION_TOKENS):
+            return []
+        diff = self.py_diff(change)
+        if diff is None:
+            return []
+        old = Counter(key for _, _, key, _ in _test_detections(diff.base))
+        out: list[GuardFinding] = []
+        for line, description, key, severity in _test_detections(diff.head):
+            if old[key] > 0:
+                old[key] -= 1
+                continue
+            shown = self.line_text(text, line)
+            if severity == "warning":
+                message = (
+                    f"{description} at line {line} (`{shown}`) in non-test code; code that imports pytest can "
+                    "behave differently under test."
+                )
+                fix = (
+                    "Application code should not need pytest. If this module is a pytest plugin, keep it; otherwise "
+                    "move the code into tests/ or conftest.py. " + _allow_hint("HG007")
+                )
+            else:
+                message = (
+                    f"{description} at line {line} (`{shown}`): non-test code that behaves differently under test "
+                    "makes the tests prove nothing."
+                )
+                fix = (
+                    "Remove the check and make the code behave the same whether or not it runs under pytest; "
+                    "configure behaviour explicitly (an argument, a fixture, monkeypatch) instead. "
+                    + _allow_hint("HG007")
+                )
+            out.append(_finding("HG007", change.path, line, message, fix, severity))
+        return out
+
+
+def _lone_cr(text: str) -> bool:
+    return "\r" in text and text.count("\r") != text.count("\r\n")
+
+
+def _first_line(stmt: ast.stmt) -> int:
+    decorators = getattr(stmt, "decorator_list", None)
+    return min(stmt.lineno, *(d.lineno for d in decorators)) if decorators else stmt.lineno
+
+
+def _split_unchanged(old: str, new: str, a: list[str], b: list[str], body: list[ast.stmt]) -> _PyDiff | None:
+    """Split the head's top-level statements into those inside the common prefix or suffix of lines
+    (identical at base) and the rest, parsing only the base lines between them. None when that is unsafe.
+
+    A statement of the common prefix is identical at base when the next statement also starts inside the
+    prefix: the text up to there is the same, so the parser's state is. A statement of the common suffix is
+    identical when the base lines between prefix and suffix parse on their own (nothing open runs into the
+    suffix) and no statement shares a line with its neighbour (``a; b``).
+    """
+    if not body or _lone_cr(old) or _lone_cr(new):
+        return None  # ast counts a lone CR as a line break; str.split("\n") does not
+    nb, nh = len(a), len(b)
+    limit = min(nb, nh)
+    prefix = _common(lambda n: a[:n] == b[:n], limit)
+    suffix = _common(lambda n: a[nb - n :] == b[nh - n :], limit - prefix)
+    starts = [_first_line(stmt) for stmt in body]
+    k = 0
+    while k + 1 < len(body) and starts[k + 1] <= prefix:
+        k += 1
+    m = k
+    while m < len(body) and starts[m] <= nh - suffix:
+        m += 1
+    for left, right in ((k - 1, k), (m - 1, m)):
+        if left >= 0 and right < len(body) and (body[left].end_lineno or 0) >= starts[right]:
+            return None
+    first = starts[k] if k else 1
+    stop = (starts[m] if m < len(body) else nh + 1) - (nh - nb)
+    fragment = "\n" * (first - 1) + "\n".join(a[first - 1 : stop - 1])
+    try:
+        base = ast.parse(fragment)
+    except _PARSE_ERRORS:
+        return None
+    return _PyDiff(base.body, body[k:m], body[:k], body[m:], a, b)
+
+
+def _common(equal: Callable[[int], bool], limit: int) -> int:
+    """The largest n <= limit with equal(n), for a monotone ``equal``: a binary search of C-speed slice
+    comparisons instead of a Python loop over lines."""
+    low, high = 0, limit
+    while low < high:
+        mid = (low + high + 1) // 2
+        if equal(mid):
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def _segment(func: ast.stmt, lines: list[str]) -> str:
+    return "\n".join(lines[_first_line(func) - 1 : func.end_lineno or func.lineno])
+
+
+def _segments(stmts: Iterable[ast.stmt], lines: list[str]) -> dict[str, str]:
+    """Qualified name -> source text of every function and method in ``stmts`` (all definitions of a name)."""
+    out: dict[str, str] = {}
+    _collect_segments(stmts, lines, "", out)
+    return out
+
+
+def _collect_segments(stmts: Iterable[ast.stmt], lines: list[str], scope: str, out: dict[str, str]) -> None:
+    for stmt in stmts:
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            name = f"{scope}::{stmt.name}" if scope else stmt.name
+            text = _segment(stmt, lines)
+            out[name] = f"{out[name]}\0{text}" if name in out else text
+        elif isinstance(stmt, ast.ClassDef):
+            _collect_segments(stmt.body, lines, f"{scope}::{stmt.name}" if scope else stmt.name, out)
+
+
+def _asserting(helpers: Mapping[str, bool]) -> set[str]:
+    return {name for name, asserts in helpers.items() if asserts}
+
+
+def _mentions_any(text: str, tokens: Iterable[str]) -> bool:
+    """A prefilter before ast work, never a verdict: True when ``text`` contains one of ``tokens``, or any
+    non-ASCII character (identifiers are NFKC-normalized, so ``ｓｋｉｐ`` is ``skip`` to Python)."""
+    return not text.isascii() or any(token in text for token in tokens)
+
+
+def _basename(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def _collectable(name: str) -> bool:
+    """pytest's default ``python_files``: ``test_*.py`` and ``*_test.py``."""
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+
+
+def _new_lines(before: Sequence[tuple[int, str]], after: Sequence[tuple[int, str]]) -> list[int]:
+    """Lines of the ``after`` occurrences with no equal (same ast dump) occurrence in ``before``: lines shift,
+    the code does not. At most as many as ``after`` has more than ``before``."""
+    extra = len(after) - len(before)
+    if extra <= 0:
+        return []
+    remaining = Counter(dump for _, dump in before)
+    unmatched = []
+    for line, dump in after:
+        if remaining[dump] > 0:
+            remaining[dump] -= 1
+        else:
+            unmatched.append(line)
+    return (unmatched or [line for line, _ in after])[:extra]
+
+
+# --------------------------------------------------------------------------- HG001, HG002, HG011 messages
+
+
+def _removed_from_discovery(change: FileChange, base_path: str | None, head_path: str | None) -> bool:
+    if change.status == "deleted" or head_path is None:
+        return True
+    if change.status != "renamed" or base_path is None or base_path == head_path:
+        return False
+    if not is_test_file(head_path):
+        return True
+    return _collectable(_basename(base_path)) and not _collectable(_basename(head_path))
+
+
+def _test_file_removed(change: FileChange, base_path: str | None) -> GuardFinding:
+    if change.status == "deleted":
+        what = f"test file {change.path} was deleted"
+    else:
+        what = f"test file {base_path} was renamed to {change.path}, where pytest no longer collects it"
+    return _finding(
+        "HG001",
+        change.path,
+        None,
+        what + "; every test in it stopped running.",
+        "Restore the test file. If its tests must move, move them to a file pytest collects (test_*.py) and keep "
+        "every test; deleting tests hides failures instead of fixing them. " + _allow_hint("HG001"),
+    )
+
+
+def _test_removed(path: str, name: str, line: int) -> GuardFinding:
+    return _finding(
+        "HG002",
+        path,
+        line,
+        f"test `{name}` (line {line} at base) is gone at head: it was deleted or renamed, so it no longer runs.",
+        f"Restore `{name}` under its original name and make the code pass it. If it tested the wrong thing, say so "
+        "in your note instead of removing it. " + _allow_hint("HG002"),
+    )
+
+
+def _test_without_assertion(path: str, test: _TestFacts) -> GuardFinding:
+    seen = "only trivially true asserts" if test.checks else "no assert or other check"
+    return _finding(
+        "HG011",
+        path,
+        test.line,
+        f"new test `{test.name}` (line {test.line}) has {seen}: it passes whatever the code does.",
+        "Assert the behaviour the test is about: `assert result == expected`, `with pytest.raises(SomeError):`, "
+        "`self.assertEqual(...)`, or a helper that asserts. " + _allow_hint("HG011"),
+    )
+
+
+# --------------------------------------------------------------------------- checks inside tests (HG003, HG011)
+
+_Func = ast.FunctionDef | ast.AsyncFunctionDef
+_CHECK_PREFIX = re.compile(r"^(assert|check|verify|expect)($|_|[A-Z0-9])")
+_SELF_FAIL = re.compile(r"^fail($|_|[A-Z])")
+_PYTEST_CHECKS = frozenset({"raises", "warns", "fail", "deprecated_call"})
+_BARE_PYTEST_CHECKS = frozenset({"raises", "warns", "deprecated_call"})
+_RAISES = frozenset({"raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"})
+_SWALLOWING = frozenset({"AssertionError", "Exception", "BaseException"})
+_BROAD = frozenset({"Exception", "BaseException"})
+_Resolver = Callable[[str], bool]  # does the function of this name contain a check?
+# Fields that never hold a node a rule looks at: names and flags, and operator and load/store nodes.
+_NOT_CHILDREN = frozenset(
+    {"ctx", "op", "ops", "id", "attr", "name", "arg", "asname", "kind", "type_comment", "module", "level", "is_async"}
+)
+_child_fields: dict[type, tuple[str, ...]] = {ast.Constant: ()}
+
+
+def _walk(roots: ast.AST | Iterable[ast.AST]) -> list[ast.AST]:
+    """Every node under ``roots`` (themselves included), parents before children: :func:`ast.walk` without
+    its generators, and without operator and context nodes, at about twice the speed."""
+    nodes = [roots] if isinstance(roots, ast.AST) else list(roots)
+    append = nodes.append
+    child_fields = _child_fields
+    index = 0
+    while index < len(nodes):
+        node = nodes[index]
+        index += 1
+        cls = node.__class__
+        fields = child_fields.get(cls)
+        if fields is None:
+            fields = child_fields[cls] = tuple(f for f in cls._fields if f not in _NOT_CHILDREN)
+        for name in fields:
+            value = getattr(node, name, None)
+            if value.__class__ is list:
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        append(item)
+            elif isinstance(value, ast.AST):
+                append(value)
+    return nodes
+
+
+@dataclass
+class _TestFacts:
+    name: str
+    line: int
+    checks: int = 0
+    # (line, ast dump) of each occurrence: the dump tells an old occurrence from a new one when lines shift
+    trivial: list[tuple[int, str]] = field(default_factory=list)
+    swallowed: list[tuple[int, str]] = field(default_factory=list)
+    broad: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def real_checks(self) -> int:
+        """Checks that can fail: a trivially true assert proves nothing, and removing one weakens nothing."""
+        return self.checks - len(self.trivial)
+
+
+@dataclass(slots=True)
+class _Scan:
+    """One walk over a function body. A call that is a check only if the called helper asserts is kept by
+    name, to be resolved per side (base or head)."""
+
+    direct: int = 0  # checks that need no resolution
+    calls: list[str] = field(default_factory=list)  # helper candidates
+    trivial: list[tuple[int, str]] = field(default_factory=list)
+    broad: list[tuple[int, str]] = field(default_factory=list)
+    # each try/suppress that swallows assertions: line, dump, a direct check inside, helper candidates inside
+    guarded: list[tuple[int, str, bool, list[str]]] = field(default_factory=list)
+
+    def facts(self, name: str, line: int, helpers: _Resolver) -> _TestFacts:
+        checks = self.direct + sum(1 for call in self.calls if helpers(call))
+        swallowed = [(at, key) for at, key, direct, calls in self.guarded if direct or any(map(helpers, calls))]
+        return _TestFacts(name, line, checks, self.trivial, swallowed, self.broad)
+
+
+def _last_name(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _check_call(call: ast.Call) -> bool | str:
+    """True for a call that is a check; the name of a possible helper (``helper()``, ``self.helper()``),
+    which is a check if that helper asserts; False for anything else."""
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        name = func.attr
+        owner = func.value
+        if isinstance(owner, ast.Name):
+            if owner.id == "pytest" and name in _PYTEST_CHECKS:
+                return True
+            if owner.id in ("self", "cls"):
+                return bool(_SELF_FAIL.match(name) or _CHECK_PREFIX.match(name)) or name
+        return bool(_CHECK_PREFIX.match(name))
+    if isinstance(func, ast.Name):
+        return func.id in _BARE_PYTEST_CHECKS or bool(_CHECK_PREFIX.match(func.id)) or func.id
+    return False
+
+
+def _direct_checks(nodes: Iterable[ast.AST]) -> tuple[int, list[str]]:
+    """The number of direct checks among ``nodes``, and the helper calls that may be checks."""
+    direct = 0
+    calls: list[str] = []
+    for node in nodes:
+        if isinstance(node, ast.Assert):
+            direct += 1
+        elif isinstance(node, ast.Call):
+            kind = _check_call(node)
+            if kind is True:
+                direct += 1
+            elif kind:
+                calls.append(kind)
+    return direct, calls
+
+
+_SCANNED = frozenset({ast.Assert, ast.Call, ast.Try, ast.TryStar, ast.With, ast.AsyncWith})
+
+
+def _scan(func: _Func) -> _Scan:
+    scan = _Scan()
+    scanned = _SCANNED
+    for node in _walk(func.body):
+        if node.__class__ not in scanned:
+            continue  # most nodes: decided by one set lookup
+        if isinstance(node, ast.Assert):
+            scan.direct += 1
+            if _trivially_true(node.test):
+                scan.trivial.append((node.lineno, ast.dump(node)))
+        elif isinstance(node, ast.Call):
+            kind = _check_call(node)
+            if kind is True:
+                scan.direct += 1
+                if _broad_raises(node):
+                    scan.broad.append((node.lineno, ast.dump(node)))
+            elif kind:
+                scan.calls.append(kind)
+        elif isinstance(node, ast.Try | ast.TryStar):
+            if any(_swallows(handler) for handler in node.handlers):
+                _guarded(scan, node)
+        elif isinstance(node, ast.With | ast.AsyncWith) and any(_suppresses(i.context_expr) for i in node.items):
+            _guarded(scan, node)
+    return scan
+
+
+def _guarded(scan: _Scan, node: ast.Try | ast.TryStar | ast.With | ast.AsyncWith) -> None:
+    direct, calls = _direct_checks(_walk(node.body))
+    if direct or calls:
+        scan.guarded.append((node.lineno, ast.dump(node), direct > 0, calls))
+
+
+def _defs(body: Iterable[ast.stmt]) -> Iterator[_Func]:
+    """Module-level functions and methods of (nested) classes."""
+    for stmt in body:
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            yield stmt
+        elif isinstance(stmt, ast.ClassDef):
+            yield from _defs(stmt.body)
+
+
+def _is_test_class(node: ast.ClassDef) -> bool:
+    return node.name.startswith("Test") or any((_last_name(b) or "").endswith("TestCase") for b in node.bases)
+
+
+def _test_functions(stmts: Iterable[ast.stmt]) -> Iterator[tuple[str, _Func]]:
+    """(pytest name, function) of every test: ``test*`` functions, and methods of ``Test*``/TestCase classes."""
+    for stmt in stmts:
+        if _is_test_function(stmt):
+            yield stmt.name, stmt
+        elif isinstance(stmt, ast.ClassDef) and _is_test_class(stmt):
+            yield from _class_tests(stmt, stmt.name)
+
+
+def _is_test_function(stmt: ast.stmt) -> TypeGuard[_Func]:
+    """``test*`` functions, except fixtures that happen to be named like tests (pytest does not collect them)."""
+    return (
+        isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef)
+        and stmt.name.startswith("test")
+        and not any(_last_name(d.func if isinstance(d, ast.Call) else d) == "fixture" for d in stmt.decorator_list)
+    )
+
+
+def _class_tests(cls: ast.ClassDef, prefix: str) -> Iterator[tuple[str, _Func]]:
+    for stmt in cls.body:
+        if _is_test_function(stmt):
+            yield f"{prefix}::{stmt.name}", stmt
+        elif isinstance(stmt, ast.ClassDef) and stmt.name.startswith("Test"):
+            yield from _class_tests(stmt, f"{prefix}::{stmt.name}")
+
+
+def _catches_assertions(expr: ast.expr | None) -> bool:
+    if expr is None:
+        return True
+    if isinstance(expr, ast.Tuple):
+        return any(_catches_assertions(e) for e in expr.elts)
+    return _last_name(expr) in _SWALLOWING
+
+
+def _swallows(handler: ast.ExceptHandler) -> bool:
+    """Catches AssertionError (or wider) and neither re-raises nor fails the test."""
+    if not _catches_assertions(handler.type):
+        return False
+    nodes = list(_walk(handler.body))
+    return not any(isinstance(n, ast.Raise) for n in nodes) and _direct_checks(nodes)[0] == 0
+
+
+def _suppresses(expr: ast.expr) -> bool:
+    return (
+        isinstance(expr, ast.Call)
+        and _last_name(expr.func) == "suppress"
+        and any(_catches_assertions(arg) for arg in expr.args)
+    )
+
+
+def _broad_raises(call: ast.Call) -> bool:
+    if _last_name(call.func) not in _RAISES or not call.args:
+        return False
+    expected = call.args[0]
+    elts = expected.elts if isinstance(expected, ast.Tuple) else [expected]
+    return any(_last_name(e) in _BROAD for e in elts)
+
+
+def _trivially_true(test: ast.expr) -> bool:
+    """True for an assert that cannot fail: ``assert True``, ``assert "x"``, ``assert x or True``,
+    ``assert x == x``, ``assert (x, "message")``."""
+    if isinstance(test, ast.Constant):
+        return bool(test.value)
+    if isinstance(test, ast.Tuple | ast.List | ast.Set):
+        return bool(test.elts)
+    if isinstance(test, ast.JoinedStr):
+        return any(isinstance(v, ast.Constant) and v.value for v in test.values)
+    if isinstance(test, ast.BoolOp):
+        parts = [_trivially_true(v) for v in test.values]
+        return any(parts) if isinstance(test.op, ast.Or) else all(parts)
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return isinstance(test.operand, ast.Constant) and not test.operand.value
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        left, right, op = test.left, test.comparators[0], test.ops[0]
+        if isinstance(left, ast.Constant) and isinstance(right, ast.Constant):
+            return _constant_compare(op, left.value, right.value)
+        if isinstance(op, ast.Eq | ast.Is | ast.GtE | ast.LtE) and type(left) is type(right):
+            return ast.dump(left) == ast.dump(right)
+    return False
+
+
+def _constant_compare(op: ast.cmpop, left: Any, right: Any) -> bool:
+    try:
+        if isinstance(op, ast.Eq):
+            return bool(left == right)
+        if isinstance(op, ast.NotEq):
+            return bool(left != right)
+        if isinstance(op, ast.In):
+            return bool(left in right)
+        if isinstance(op, ast.NotIn):
+            return bool(left not in right)
+    except TypeError:
+        return False
+    return False
+
+
+# --------------------------------------------------------------------------- skip markers (HG004)
+
+_MARK_SKIPS = frozenset({"skip", "skipif", "xfail"})
+_MARKER_TOKENS = ("skip", "Skip", "xfail", "expectedFailure")
+_UNITTEST_SKIPS = frozenset({"skip", "skipIf", "skipUnless", "expectedFailure"})
+_SKIP_CALLS = frozenset({"skip", "xfail", "importorskip"})
+
+
+@dataclass(frozen=True)
+class _Marker:
+    scope: str  # "test_x", "TestA::test_y", "TestA", "<module>"
+    kind: str  # "pytest.mark.skip", "pytest.importorskip()", ...
+    key: str  # the marker's ast dump, to tell old markers from new ones when lines shift
+    line: int
+
+
+def _scan_markers(stmts: Iterable[ast.stmt], skip: set[str], lines: list[str], ascii_only: bool) -> list[_Marker]:
+    """Every skip marker in ``stmts``, except inside the functions named in ``skip`` (identical on both sides).
+
+    Every marker form names one of :data:`_MARKER_TOKENS` in the source, so a statement whose text has none
+    is not walked; unless the file has non-ASCII text, where Python's NFKC folding of identifiers could
+    spell ``skip`` in other characters.
+    """
+    out: list[_Marker] = []
+    _scan_block(stmts, "", out, skip, lines if ascii_only else None)
+    return out
+
+
+def _scan_block(
+    body: Iterable[ast.stmt], scope: str, out: list[_Marker], skip: set[str], lines: list[str] | None
+) -> None:
+    for stmt in body:
+        if lines is not None and not _mentions_any(_segment(stmt, lines), _MARKER_TOKENS):
+            continue
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            name = f"{scope}::{stmt.name}" if scope else stmt.name
+            if name in skip and not isinstance(stmt, ast.ClassDef):
+                continue
+            _markers_in(stmt.decorator_list, name, out, decorators=True)
+            if isinstance(stmt, ast.ClassDef):
+                _scan_block(stmt.body, name, out, skip, lines)
+            else:
+                _markers_in(stmt.body, name, out)
+        else:
+            _markers_in([stmt], scope or "<module>", out)
+
+
+def _mark_ref(node: ast.AST, bare: bool) -> str | None:
+    """``pytest.mark.skip``/``mark.xfail``/``unittest.skipIf`` (and, in decorator position, a bare ``skipIf``)."""
+    if isinstance(node, ast.Attribute):
+        owner = node.value
+        if node.attr in _MARK_SKIPS and _last_name(owner) == "mark":
+            return f"pytest.mark.{node.attr}"
+        if node.attr in _UNITTEST_SKIPS and isinstance(owner, ast.Name) and owner.id == "unittest":
+            return f"unittest.{node.attr}"
+    elif bare and isinstance(node, ast.Name) and node.id in _UNITTEST_SKIPS:
+        return f"unittest.{node.id}"
+    return None
+
+
+def _markers_in(roots: Iterable[ast.AST], scope: str, out: list[_Marker], decorators: bool = False) -> None:
+    for root in roots:
+        consumed: set[int] = set()
+        for node in _walk(root):
+            if id(node) in consumed:
+                continue
+            kind: str | None = None
+            if isinstance(node, ast.Call):
+                func = node.func
+                kind = _mark_ref(func, decorators and node is root)
+                if kind is not None:
+                    consumed.add(id(func))
+                    if (
+                        kind in ("pytest.mark.skipif", "unittest.skipIf")
+                        and node.args
+                        and _trivially_true(node.args[0])
+                    ):
+                        kind = kind.replace("skipif", "skip").replace("skipIf", "skip") + " (condition always true)"
+                elif isinstance(func, ast.Attribute):
+                    if func.attr in _SKIP_CALLS and isinstance(func.value, ast.Name) and func.value.id == "pytest":
+                        kind = f"pytest.{func.attr}()"
+                    elif func.attr == "skipTest":
+                        kind = "self.skipTest()"
+                elif isinstance(func, ast.Name) and func.id in _SKIP_CALLS:
+                    kind = f"{func.id}()"
+            elif isinstance(node, ast.Raise) and node.exc is not None:
+                exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                if _last_name(exc) == "SkipTest":
+                    kind = "raise SkipTest"
+            else:
+                kind = _mark_ref(node, decorators and node is root)
+            if kind is not None:
+                out.append(_Marker(scope, kind, ast.dump(node), getattr(node, "lineno", 0)))
+
+
+# --------------------------------------------------------------------------- conftest.py (HG006)
+
+_COLLECTION_HOOKS = frozenset(
+    {
+        "pytest_collection",
+        "pytest_collection_modifyitems",
+        "pytest_collect_directory",
+        "pytest_collect_file",
+        "pytest_ignore_collect",
+        "pytest_pycollect_makeitem",
+        "pytest_make_collect_report",
+        "pytest_itemcollected",
+        "pytest_deselected",
+        "pytest_runtestloop",
+        "pytest_runtest_protocol",
+        "pytest_runtest_setup",
+        "pytest_runtest_call",
+        "pytest_pyfunc_call",
+        "pytest_runtest_makereport",
+        "pytest_runtest_logreport",
+        "pytest_report_teststatus",
+        "pytest_cmdline_main",
+        "pytest_load_initial_conftests",
+    }
+)
+_COLLECT_IGNORE = frozenset({"collect_ignore", "collect_ignore_glob"})
+_SELECTION_INI_KEYS = frozenset(
+    {"addopts", "testpaths", "python_files", "python_classes", "python_functions", "norecursedirs"}
+)
+_MUTATORS = frozenset({"append", "extend", "insert", "remove", "clear", "pop", "update", "__setitem__"})
+_RESULT_ATTRS = frozenset({"exitstatus", "testsfailed"})
+
+
+@dataclass
+class _ConftestFacts:
+    hooks: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # name -> [(line, dump)]
+    ignores: dict[tuple[str, str], int] = field(default_factory=dict)  # (variable, entry) -> line
+    mutations: list[tuple[int, str, str]] = field(default_factory=list)  # (line, dump, description)
+
+
+def _chain(node: ast.AST) -> list[str]:
+    """``config.option.keyword`` -> ["config", "option", "keyword"]; subscripts and calls are looked through."""
+    names: list[str] = []
+    while True:
+        if isinstance(node, ast.Attribute):
+            names.append(node.attr)
+            node = node.value
+        elif isinstance(node, ast.Subscript):
+            node = node.value
+        elif isinstance(node, ast.Call):
+            node = node.func
+        else:
+            if isinstance(node, ast.Name):
+                names.append(node.id)
+            return names[::-1]
+
+
+def _conftest_facts(stmts: Iterable[ast.stmt]) -> _ConftestFacts:
+    facts = _ConftestFacts()
+    for node in _walk(stmts):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in _COLLECTION_HOOKS:
+            facts.hooks.setdefault(node.name, []).append((node.lineno, ast.dump(node)))
+        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                _record_target(facts, node, target)
+        elif isinstance(node, ast.Call):
+            _record_call(facts, node)
+    return facts
+
+
+def _literal_entries(node: ast.AST | None) -> list[str] | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [repr(node.value)]
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        entries = [_literal_entries(e) for e in node.elts]
+        return None if any(e is None for e in entries) else [x for e in entries if e for x in e]
+    return None
+
+
+def _record_ignore(facts: _ConftestFacts, variable: str, value: ast.AST | None, line: int) -> None:
+    if value is None:
+        return
+    entries = _literal_entries(value)
+    if entries is None:
+        facts.ignores.setdefault((variable, f"the computed value `{ast.unparse(value)}`"), line)
+    for entry in entries or []:
+        facts.ignores.setdefault((variable, entry), line)
+
+
+def _is_config_args(chain: list[str]) -> bool:
+    """``config.args``, ``session.config.args``: the paths and node ids pytest was asked to run."""
+    return (
+        len(chain) >= 2
+        and chain[-1] == "args"
+        and any(n in ("config", "session") or n.endswith("config") for n in chain[:-1])
+    )
+
+
+def _is_option(chain: list[str]) -> bool:
+    return len(chain) >= 2 and "option" in chain[1:]
+
+
+def _record_target(facts: _ConftestFacts, node: ast.Assign | ast.AugAssign | ast.AnnAssign, target: ast.expr) -> None:
+    if isinstance(target, ast.Name) and target.id in _COLLECT_IGNORE:
+        _record_ignore(facts, target.id, node.value, node.lineno)
+        return
+    chain = _chain(target)
+    if _is_option(chain) or _is_config_args(chain):
+        facts.mutations.append((node.lineno, ast.dump(node), f"`{'.'.join(chain)}` is assigned"))
+    elif len(chain) >= 2 and chain[-1] in _RESULT_ATTRS:
+        facts.mutations.append((node.lineno, ast.dump(node), f"the run's `{chain[-1]}` is overwritten"))
+
+
+def _record_call(facts: _ConftestFacts, call: ast.Call) -> None:
+    func = call.func
+    if isinstance(func, ast.Name) and func.id == "setattr" and call.args and "option" in _chain(call.args[0])[1:]:
+        facts.mutations.append((call.lineno, ast.dump(call), "a pytest option is set with setattr"))
+        return
+    if not isinstance(func, ast.Attribute):
+        return
+    owner = _chain(func.value)
+    if func.attr in _MUTATORS:
+        if isinstance(func.value, ast.Name) and func.value.id in _COLLECT_IGNORE:
+            added = {"append": call.args[:1], "insert": call.args[1:2], "extend": None}.get(func.attr, [])
+            if added is None and call.args:
+                _record_ignore(facts, func.value.id, call.args[0], call.lineno)
+            elif added:
+                _record_ignore(facts, func.value.id, ast.List(elts=added, ctx=ast.Load()), call.lineno)
+        elif _is_option(owner) or _is_config_args(owner):
+            facts.mutations.append(
+                (call.lineno, ast.dump(call), f"`{'.'.join(owner)}.{func.attr}()` changes pytest's options")
+            )
+    elif func.attr == "addinivalue_line" and call.args:
+        first = call.args[0]
+        if isinstance(first, ast.Constant) and first.value in _SELECTION_INI_KEYS:
+            facts.mutations.append(
+                (call.lineno, ast.dump(call), f"`addinivalue_line({first.value!r}, ...)` changes test selection")
+            )
+    elif func.attr in ("set_blocked", "unregister") and "pluginmanager" in owner:
+        facts.mutations.append((call.lineno, ast.dump(call), f"`pluginmanager.{func.attr}()` disables a plugin"))
+
+
+# --------------------------------------------------------------------------- test detection (HG007)
+
+_DETECTION_TOKENS = ("pytest", "PYTEST", "unittest", "_called_from_test")
+_TEST_MODULES = frozenset({"pytest", "_pytest", "unittest"})
+_ENV_GETTERS = frozenset({"get", "getenv", "pop", "setdefault", "__contains__", "__getitem__"})
+_STR_METHODS = frozenset({"endswith", "startswith", "find", "index", "count", "__contains__", "rfind"})
+
+
+def _mentions(node: ast.AST, name: str) -> bool:
+    return any(_last_name(n) == name for n in _walk(node))
+
+
+def _pytest_env(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("PYTEST_")
+
+
+def _pytest_word(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str) and "pytest" in node.value
+
+
+def _test_detections(stmts: Iterable[ast.stmt]) -> list[tuple[int, str, str, Severity]]:
+    """(line, description, key, severity) of every place the code asks whether it runs under a test."""
+    found: list[tuple[int, str, str, Severity]] = []
+
+    def add(node: ast.expr | ast.stmt, description: str, severity: Severity = "error") -> None:
+        found.append((node.lineno, description, f"{description}|{ast.dump(node)}", severity))
+
+    for node in _walk(stmts):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            if _pytest_env(node.slice):
+                add(node, "reads a PYTEST_* environment variable")
+            elif (
+                _last_name(node.value) == "modules"
+                and isinstance(node.slice, ast.Constant)
+                and node.slice.value in _TEST_MODULES
+            ):
+                add(node, f"looks up {node.slice.value!r} in sys.modules")
+        elif isinstance(node, ast.Call):
+            func, args = node.func, node.args
+            name = _last_name(func)
+            if name in _ENV_GETTERS and args and _pytest_env(args[0]):
+                add(node, "reads a PYTEST_* environment variable")
+            elif (
+                name in ("get", "__contains__")
+                and isinstance(func, ast.Attribute)
+                and _last_name(func.value) == "modules"
+                and args
+                and isinstance(args[0], ast.Constant)
+                and args[0].value in _TEST_MODULES
+            ):
+                add(node, f"looks up {args[0].value!r} in sys.modules")
+            elif name in ("hasattr", "getattr") and any(
+                isinstance(a, ast.Constant) and a.value == "_called_from_test" for a in args
+            ):
+                add(node, "reads sys._called_from_test")
+            elif (
+                name in _STR_METHODS
+                and isinstance(func, ast.Attribute)
+                and _mentions(func.value, "argv")
+                and any(_pytest_word(a) for a in args)
+            ):
+                add(node, "checks sys.argv for pytest")
+        elif isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            membership = any(isinstance(op, ast.In | ast.NotIn) for op in node.ops)
+            if membership and any(_pytest_env(o) for o in operands):
+                add(node, "checks for a PYTEST_* environment variable")
+            elif (
+                membership
+                and isinstance(node.left, ast.Constant)
+                and node.left.value in _TEST_MODULES
+                and any(_mentions(c, "modules") for c in node.comparators)
+            ):
+                add(node, f"checks whether {node.left.value!r} is in sys.modules")
+            elif any(_pytest_word(o) for o in operands) and any(_mentions(o, "argv") for o in operands):
+                add(node, "checks sys.argv for pytest")
+        elif isinstance(node, ast.Attribute) and node.attr == "_called_from_test":
+            add(node, "reads sys._called_from_test")
+        elif isinstance(node, ast.Import):
+            if any(alias.name.split(".")[0] in ("pytest", "_pytest") for alias in node.names):
+                add(node, "imports pytest", "warning")
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and (node.module or "").split(".")[0] in ("pytest", "_pytest")
+        ):
+            add(node, "imports from pytest", "warning")
+    return sorted(found)
+
+
+# --------------------------------------------------------------------------- configuration (HG005)
+
+_PYTEST_SECTIONS = {"pytest.ini": "pytest", ".pytest.ini": "pytest", "tox.ini": "pytest", "setup.cfg": "tool:pytest"}
+_COVERAGE_SECTIONS = {"tox.ini": "coverage:report", "setup.cfg": "coverage:report", ".coveragerc": "report"}
+_CONFIG_NAMES = frozenset({"pyproject.toml", "pytest.toml", ".pytest.toml", *_PYTEST_SECTIONS, *_COVERAGE_SECTIONS})
+_PATTERN_DEFAULTS: dict[str, tuple[str, ...]] = {
+    "python_files": ("test_*.py", "*_test.py"),
+    "python_classes": ("Test",),
+    "python_functions": ("test",),
+}
+_NORECURSE_DEFAULT = ("*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}")
+_WITH_VALUE = {
+    "-k": "-k",
+    "-m": "-m",
+    "--deselect": "--deselect",
+    "--ignore": "--ignore",
+    "--ignore-glob": "--ignore-glob",
+    "-p": "-p",
+    "-o": "-o",
+    "--override-ini": "-o",
+    "-c": "-c",
+    "--config-file": "-c",
+    "--cov-fail-under": "--cov-fail-under",
+}
+_SHORT_WITH_VALUE = frozenset({"-k", "-m", "-p", "-o", "-c"})
+_FLAGS = {
+    "--co": "--collect-only",
+    "--collect-only": "--collect-only",
+    "--lf": "--last-failed",
+    "--last-failed": "--last-failed",
+    "--sw": "--stepwise",
+    "--stepwise": "--stepwise",
+    "--sw-skip": "--stepwise-skip",
+    "--stepwise-skip": "--stepwise-skip",
+    "--continue-on-collection-errors": "--continue-on-collection-errors",
+}
+_HARMLESS_PLUGINS = frozenset({"cacheprovider"})  # the harness itself runs pytest without it
+_OPTION_WHY = {
+    "-k": "only tests whose names match the expression run; the rest are deselected",
+    "-m": "only tests whose markers match the expression run; the rest are deselected",
+    "--deselect": "the named tests are no longer run",
+    "--ignore": "files under that path are no longer collected",
+    "--ignore-glob": "files matching that pattern are no longer collected",
+    "-p": "a disabled plugin can stop tests from being collected or run (no:unittest, no:asyncio, ...)",
+    "-o": "overriding a collection setting changes which tests pytest finds",
+    "-c": "pytest reads a different configuration file",
+    "--collect-only": "tests are collected but never run",
+    "--last-failed": "only the tests that failed last time run",
+    "--stepwise": "the run stops at the first failure and skips what it ran before",
+    "--stepwise-skip": "the run skips the first failing test",
+    "--continue-on-collection-errors": "test files that fail to import no longer fail the run",
+}
+
+
+class _ConfigError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        match = re.search(r"line (\d+)", message)
+        self.line = int(match.group(1)) if match else None
+
+
+@dataclass
+class _Settings:
+    pytest: dict[str, Any] = field(default_factory=dict)
+    pytest_header: str | None = None
+    fail_under: float | None = None
+    coverage_header: str | None = None
+
+
+def _config_kind(path: str | None) -> str | None:
+    if path is None:
+        return None
+    name = _basename(path)
+    return name if name in _CONFIG_NAMES else None
+
+
+def _read_settings(kind: str, text: str) -> _Settings:
+    settings = _Settings()
+    if kind.endswith(".toml"):
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise _ConfigError(str(exc)) from exc
+        if kind == "pyproject.toml":
+            tool = _table(data.get("tool"))
+            pytest = _table(tool.get("pytest"))
+            ini = _table(pytest.get("ini_options"))
+            native = {k: v for k, v in pytest.items() if k != "ini_options"}
+            settings.pytest = {**ini, **native}
+            settings.pytest_header = "[tool.pytest.ini_options]" if ini else "[tool.pytest]"
+            report = _table(_table(tool.get("coverage")).get("report"))
+            settings.fail_under = _number(report.get("fail_under"))
+            settings.coverage_header = "[tool.coverage.report]"
+        else:
+            settings.pytest = _table(data.get("pytest"))
+            settings.pytest_header = "[pytest]"
+        return settings
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(text)
+    except configparser.Error as exc:
+        raise _ConfigError(str(exc)) from exc
+    section = _PYTEST_SECTIONS.get(kind)
+    if section and parser.has_section(section):
+        settings.pytest = dict(parser.items(section))
+        settings.pytest_header = f"[{section}]"
+    section = _COVERAGE_SECTIONS.get(kind)
+    if section and parser.has_section(section):
+        settings.fail_under = _number(parser.get(section, "fail_under", fallback=None))
+        settings.coverage_header = f"[{section}]"
+    return settings
+
+
+def _table(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: object) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _words(value: object) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return str(value).split()
+
+
+def _args(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    try:
+        return shlex.split(str(value))
+    except ValueError:
+        return str(value).split()
+
+
+def _selection(tokens: list[str]) -> tuple[dict[tuple[str, str], str], float | None]:
+    """Selection-narrowing options in ``addopts`` -> the token as written; and ``--cov-fail-under``."""
+    found: dict[tuple[str, str], str] = {}
+    cov: float | None = None
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        name, value = token, None
+        if token.startswith("--") and "=" in token:
+            name, value = token.split("=", 1)
+        elif not token.startswith("--") and len(token) > 2 and token[:2] in _SHORT_WITH_VALUE:
+            name, value = token[:2], token[2:]
+        if name in _WITH_VALUE:
+            canon = _WITH_VALUE[name]
+            if value is None and i < len(tokens):
+                value = tokens[i]
+                i += 1
+            value = value or ""
+            if canon == "--cov-fail-under":
+                cov = _number(value)
+            elif _narrows(canon, value):
+                found[(canon, value)] = f"{name} {value}"
+        elif name in _FLAGS:
+            found[(_FLAGS[name], "")] = name
+    return found, cov
+
+
+def _narrows(option: str, value: str) -> bool:
+    if option == "-p":
+        return value.startswith("no:") and value[3:] not in _HARMLESS_PLUGINS
+    if option == "-o":
+        return value.split("=", 1)[0].strip() in _SELECTION_INI_KEYS
+    return True
+
+
+def _config_findings(change: FileChange, base_path: str | None, head_path: str | None) -> list[GuardFinding]:
+    base_kind, head_kind = _config_kind(base_path), _config_kind(head_path)
+    path = change.path
+    fix = (
+        "Revert the configuration change. The suite must collect and run every test it ran before, with the same "
+        "coverage bar; make the failing tests pass instead of hiding them. " + _allow_hint("HG005")
+    )
+    try:
+        base = _read_settings(base_kind, change.old_text) if base_kind and change.old_text is not None else _Settings()
+    except _ConfigError:
+        return []  # broken at base: its settings were not in force, and fixing or keeping it hides nothing
+    head = _Settings()
+    text = change.new_text if head_kind else None
+    if head_kind and text is not None:
+        try:
+            head = _read_settings(head_kind, text)
+        except _ConfigError as exc:
+            return [
+                _finding(
+                    "HG005",
+                    path,
+                    exc.line,
+                    f"{path} no longer parses ({exc}); pytest cannot read its test configuration.",
+                    "Fix the syntax so the file parses again, keeping its test settings as they were. "
+                    + _allow_hint("HG005"),
+                )
+            ]
+
+    out: list[GuardFinding] = []
+
+    def report(key: str, header: str | None, what: str) -> None:
+        line = _key_line(text, key, header)
+        out.append(_finding("HG005", path, line, f"{path}: {what}", fix))
+
+    old_opts, old_cov = _selection(_args(base.pytest.get("addopts")))
+    new_opts, new_cov = _selection(_args(head.pytest.get("addopts")))
+    for option, written in new_opts.items():
+        if option not in old_opts:
+            report("addopts", head.pytest_header, f"addopts gained `{written}`: {_OPTION_WHY[option[0]]}.")
+    if old_cov is not None and (new_cov is None or new_cov < old_cov):
+        now = "removed" if new_cov is None else f"lowered to {new_cov:g}"
+        report(
+            "addopts", head.pytest_header, f"addopts --cov-fail-under={old_cov:g} was {now}: less code must be covered."
+        )
+
+    old_paths, new_paths = _words(base.pytest.get("testpaths")), _words(head.pytest.get("testpaths"))
+    if new_paths is not None:
+        if old_paths is None:
+            report(
+                "testpaths",
+                head.pytest_header,
+                f"testpaths was added ({' '.join(new_paths)}): pytest now only collects there, not the whole project.",
+            )
+        elif removed := [p for p in old_paths if p not in new_paths]:
+            report(
+                "testpaths",
+                head.pytest_header,
+                f"testpaths lost {', '.join(removed)}: tests there are no longer collected.",
+            )
+
+    for key, default in _PATTERN_DEFAULTS.items():
+        before = _words(base.pytest.get(key)) or list(default)
+        after = _words(head.pytest.get(key)) or list(default)
+        if removed := [p for p in before if p not in after]:
+            report(
+                key,
+                head.pytest_header,
+                f"{key} no longer includes {', '.join(removed)}: matching tests are not collected.",
+            )
+    old_dirs = _words(base.pytest.get("norecursedirs")) or list(_NORECURSE_DEFAULT)
+    new_dirs = _words(head.pytest.get("norecursedirs"))
+    if new_dirs is not None and (added := [p for p in new_dirs if p not in old_dirs]):
+        report(
+            "norecursedirs",
+            head.pytest_header,
+            f"norecursedirs gained {', '.join(added)}: tests there are not collected.",
+        )
+
+    if base.fail_under is not None and (head.fail_under is None or head.fail_under < base.fail_under):
+        now = "removed" if head.fail_under is None else f"lowered to {head.fail_under:g}"
+        report(
+            "fail_under",
+            head.coverage_header,
+            f"coverage fail_under={base.fail_under:g} was {now}: less code must be covered.",
+        )
+    return out
+
+
+def _key_line(text: str | None, key: str, header: str | None) -> int | None:
+    """The line of ``key`` at head: after ``header`` when the header is there, else anywhere."""
+    if text is None:
+        return None
+    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*[=:]")
+    lines = text.split("\n")
+    start = 0
+    if header:
+        start = next((i + 1 for i, line in enumerate(lines) if line.strip() == header), 0)
+    for index in (*range(start, len(lines)), *range(0, start)):
+        if pattern.match(lines[index]):
+            return index + 1
+    return None
+
+
+# --------------------------------------------------------------------------- the contract (HG008)
+
+
+def _is_contract(change: FileChange, context: GuardContext) -> bool:
+    paths = [p for p in (change.path, change.old_path) if p]
+    if context.contract_path:
+        return context.contract_path in paths
+    folder = context.harness_dir.strip("/") + "/contracts"
+    return any(p.endswith(".md") and p.rsplit("/", 1)[0] == folder for p in paths)
+
+
+def _front_matter(text: str | None, source: str) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        return parse_front_matter(text, source=source).meta
+    except UsageError:
+        return None
+
+
+def _contract_findings(change: FileChange, context: GuardContext) -> list[GuardFinding]:
+    path = change.path
+    base = _front_matter(change.old_text, change.old_path or path)
+    expected = context.contract_digest
+    if not expected and base and base.get("status") == "agreed" and base.get("sha256"):
+        expected = str(base["sha256"])
+    if not expected:
+        return []  # not agreed yet: nothing is frozen
+    fix = (
+        "Restore the contract file exactly as agreed. Only the harness writes contracts; if the agreed criteria are "
+        "wrong, say so in your note and the contract will be renegotiated."
+    )
+    moved_away = change.status == "renamed" and not _is_contract(replace(change, old_path=None), context)
+    if change.status == "deleted" or moved_away or change.new_text is None:
+        gone = "deleted" if change.status == "deleted" else "moved or made unreadable"
+        return [_finding("HG008", path, None, f"the agreed contract {change.old_path or path} was {gone}.", fix)]
+    try:
+        head = parse_front_matter(change.new_text, source=path).meta
+    except UsageError as exc:
+        return [_finding("HG008", path, None, f"the agreed contract no longer parses: {exc.message}", fix)]
+    try:
+        digest = contract_digest(head)
+    except (TypeError, AttributeError, ValueError):
+        digest = None
+    recorded = head.get("sha256")
+    if digest == expected and str(recorded) == expected:
+        return []
+    changes, anchor = _contract_changes(base, head)
+    if recorded is None:
+        changes.append("its sha256 field was removed")
+    elif str(recorded) != expected:
+        changes.append(f"its sha256 field changed from {expected[:12]}… to {str(recorded)[:12]}…")
+        anchor = anchor or r"sha256:"
+    if not changes:
+        changes.append("its agreed content no longer matches the agreed digest")
+    line = _pattern_line(change.new_text, anchor) if anchor else None
+    return [
+        _finding(
+            "HG008",
+            path,
+            line,
+            "the agreed contract was edited: " + "; ".join(changes) + ".",
+            fix,
+        )
+    ]
+
+
+def _criteria(meta: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    items = meta.get("criteria")
+    if not isinstance(items, list):
+        return {}
+    return {str(c.get("id", "")): c for c in items if isinstance(c, Mapping)}
+
+
+def _contract_changes(base: Mapping[str, Any] | None, head: Mapping[str, Any]) -> tuple[list[str], str | None]:
+    """What differs in the agreed fields, and a regex for the head line of the first difference."""
+    if base is None:
+        return [], None
+    changes: list[str] = []
+    anchors: list[str] = []
+    old, new = _criteria(base), _criteria(head)
+    for cid in new:
+        if cid not in old:
+            changes.append(f"criterion {cid} was added")
+            anchors.append(rf"-?\s*id:\s*['\"]?{re.escape(cid)}['\"]?\s*$")
+        else:
+            fields = [f for f in ("behaviour", "test") if str(old[cid].get(f, "")) != str(new[cid].get(f, ""))]
+            if fields:
+                changes.append(f"criterion {cid}'s {' and '.join(fields)} changed")
+                anchors.append(rf"-?\s*id:\s*['\"]?{re.escape(cid)}['\"]?\s*$")
+    removed = [cid for cid in old if cid not in new]
+    if removed:
+        changes.append(f"criteria {', '.join(removed)} were removed")
+        anchors.append(r"criteria:")
+    for key, label in (("issue", "the issue id"), ("out_of_scope", "out of scope"), ("allow", "allowances")):
+        if _agreed_part(base, key) != _agreed_part(head, key):
+            changes.append(f"{label} changed")
+            anchors.append(rf"{key}:")
+    return changes, anchors[0] if anchors else None
+
+
+def _agreed_part(meta: Mapping[str, Any], key: str) -> str:
+    return repr(meta.get(key) or ([] if key != "issue" else ""))
+
+
+def _pattern_line(text: str, anchor: str) -> int | None:
+    pattern = re.compile(rf"^\s*{anchor}")
+    for index, line in enumerate(text.split("\n")):
+        if pattern.match(line):
+            return index + 1
+    return None
+
+
+# --------------------------------------------------------------------------- frozen tests and protected paths
+
+
+def _path_findings(change: FileChange, context: GuardContext) -> list[GuardFinding]:
+    out: list[GuardFinding] = []
+    paths = [change.path] + ([change.old_path] if change.old_path and change.old_path != change.path else [])
+    frozen = next((p for p in paths if p in context.frozen_tests), None)
+    if frozen is not None:
+        finding = _frozen_finding(change, frozen, context.frozen_tests[frozen])
+        if finding is not None:
+            out.append(finding)
+    for candidate in paths:
+        pattern = _protected_by(candidate, context.protected_paths)
+        if pattern is not None:
+            out.append(
+                _finding(
+                    "HG010",
+                    change.path,
+                    None,
+                    f"{candidate} was {change.status}; it is protected by the repo's harness configuration "
+                    f"(protected_paths: {pattern}), and only the contract's allowance lets it change.",
+                    "Revert your change to this file. It belongs to the people who run the harness (CI, harness "
+                    "configuration), not to the issue. " + _allow_hint("HG010"),
+                )
+            )
+            break
+    return out
+
+
+def _frozen_finding(change: FileChange, frozen: str, expected: str) -> GuardFinding | None:
+    fix = (
+        "Restore the file exactly as it was when the evaluator accepted the tests, and change the implementation "
+        "so the tests pass. " + _allow_hint("HG009")
+    )
+    if change.status == "deleted" or change.path != frozen:
+        what = "deleted" if change.status == "deleted" else f"renamed to {change.path}"
+        return _finding("HG009", change.path, None, f"frozen test file {frozen} was {what}.", fix)
+    if change.new_text is None:
+        return _finding("HG009", change.path, None, f"frozen test file {frozen} is no longer readable text.", fix)
+    if _sha256(change.new_text) == expected:
+        return None
+    line = None
+    if change.old_text is not None and _sha256(change.old_text) == expected:
+        line = _first_changed_line(change.old_text, change.new_text)
+    where = f" (first change at line {line})" if line else ""
+    return _finding(
+        "HG009",
+        change.path,
+        line,
+        f"frozen test file {frozen} changed{where}: it no longer matches the content the evaluator accepted "
+        f"(sha256 {expected[:12]}…).",
+        fix,
+    )
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _first_changed_line(old: str, new: str) -> int:
+    a, b = old.split("\n"), new.split("\n")
+    common = min(len(a), len(b))
+    for index in range(common):
+        if a[index] != b[index]:
+            return index + 1
+    return max(1, min(common + 1, len(b)))
+
+
+def _protected_by(path: str, patterns: Sequence[str]) -> str | None:
+    for pattern in patterns:
+        if fnmatch.fnmatchcase(path, pattern):
+            return pattern
+        if pattern.startswith("**/") and fnmatch.fnmatchcase(path, pattern[3:]):
+            return pattern
+        if pattern.endswith("/**") and path == pattern[:-3]:
+            return pattern
+    return None

@@ -1,0 +1,71 @@
+"""Raw configuration access for commands that must start fast (``harness guard``, a pre-commit hook).
+
+``harness.config`` validates the whole configuration with pydantic, which costs a few tenths of a
+second to import. This module reads the same table with ``tomllib`` alone and checks only the keys a
+start-up-critical command needs. The defaults that both places use live here.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+
+DEFAULT_HARNESS_DIR = ".harness"
+DEFAULT_PROTECTED_PATHS = ("harness.toml", ".github/**", ".gitlab-ci.yml", ".ci/**")
+
+CONFIG_HINT = "fix or remove the key; every key and its default is listed in docs/configuration.md"
+
+
+def read_table(root: Path) -> tuple[dict[str, Any], Path | None]:
+    """The harness configuration table and the file it came from: ``harness.toml`` (the whole file),
+    else ``[tool.harness]`` in ``pyproject.toml``; ``({}, None)`` when there is neither."""
+    toml_path = root / "harness.toml"
+    if toml_path.is_file():
+        return _read_toml(toml_path), toml_path
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        tool = _read_toml(pyproject).get("tool")
+        section = tool.get("harness") if isinstance(tool, dict) else None
+        if isinstance(section, dict):
+            return section, pyproject
+    return {}, None
+
+
+def describe_source(source: Path | None) -> str:
+    """How error messages name where the configuration came from."""
+    if source is None:
+        return "configuration"
+    return f"{source}" + (" [tool.harness]" if source.name == "pyproject.toml" else "")
+
+
+def guard_settings(root: Path) -> tuple[str, tuple[str, ...]]:
+    """``harness_dir`` and ``protected_paths`` from the configuration, type-checked, defaults applied."""
+    data, source = read_table(root)
+    harness_dir = data.get("harness_dir", DEFAULT_HARNESS_DIR)
+    if not isinstance(harness_dir, str):
+        raise UsageError(
+            f"{describe_source(source)}: field `harness_dir`: must be a string, not {_type_name(harness_dir)}",
+            hint=CONFIG_HINT,
+        )
+    protected = data.get("protected_paths", list(DEFAULT_PROTECTED_PATHS))
+    if not isinstance(protected, list) or not all(isinstance(p, str) for p in protected):
+        raise UsageError(
+            f"{describe_source(source)}: field `protected_paths`: must be a list of glob strings",
+            hint=CONFIG_HINT,
+        )
+    return harness_dir, tuple(protected)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}", hint="fix the syntax at that line") from exc
+
+
+def _type_name(value: object) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", list: "a list", dict: "a table"}
+    return names.get(type(value), type(value).__name__)
