@@ -223,6 +223,7 @@ class _Run:
         self.agents: list[Agent] = []
         self._last_tests: TestsReady | None = None
         self.contract: Contract | None = None
+        self.generator_note: str | None = None
 
     # ------------------------------------------------------------------ phases
 
@@ -435,9 +436,10 @@ class _Run:
             tools=tuple(WORKSPACE_TOOLS),
             protected=self.protection(contract, frozen=True),
         )
-        generator.start(self.green_handoff(contract) + "\n\nImplement it, then call `implementation_ready`.")
+        call = generator.start(self.green_handoff(contract) + "\n\nImplement it, then call `implementation_ready`.")
         fingerprints: list[str] = []
         for _ in range(self.limits.green_attempts):
+            self.generator_note = call.input.note
             report = self.tests("green")
             result = tdd_gate.verify_green(
                 report,
@@ -469,7 +471,7 @@ class _Run:
                     "blocked",
                     f"stuck: the same green failure {self.limits.stuck_after} times in a row:\n" + result.explain(),
                 )
-            generator.respond(result.explain() + "\n\nFix this, then call `implementation_ready` again.")
+            call = generator.respond(result.explain() + "\n\nFix this, then call `implementation_ready` again.")
         raise Stop("blocked", f"not green after {self.limits.green_attempts} attempts:\n" + result.explain())
 
     def evaluate(self, contract: Contract) -> Verdict:
@@ -713,6 +715,7 @@ class _Run:
             + "\n\nThe harness's own verification: every contract test passes, every test that passed before "
             "still passes, the frozen tests are unchanged.\n\n"
             + _guard_summary(findings)
+            + (_fenced("generator-note", self.generator_note) + "\n\n" if self.generator_note else "")
             + _fenced("diff", diff)
             + "\n\nYour workspace is a throwaway copy of the result."
         )

@@ -61,8 +61,9 @@ def review_tests(decision: str = "accept", objections: list[dict[str, str]] | No
     return reply(tool_use("review_tests", decision=decision, objections=objections or []), expect_tool="review_tests")
 
 
-def implementation_ready() -> Reply:
-    return reply(tool_use("implementation_ready"), expect_tool="implementation_ready")
+def implementation_ready(note: str | None = None) -> Reply:
+    fields = {"note": note} if note else {}
+    return reply(tool_use("implementation_ready", fields), expect_tool="implementation_ready")
 
 
 def submit_verdict(

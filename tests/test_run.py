@@ -255,3 +255,16 @@ def test_stuck_on_the_same_failure_ends_blocked(harness: Any, project: Path, api
     result, doc = run(harness, project)
     assert result.exit_code == 1, result.output
     assert doc["outcome"] == "blocked" and "stuck" in doc["reason"]
+
+
+def test_the_verdict_sees_the_guards_and_the_generators_note(harness: Any, project: Path, api: FakeMessagesAPI) -> None:
+    note = "slugify keeps digits; the issue did not say otherwise"
+    api.add(
+        *s.contract_agreed(), *s.red_accepted(), s.green_done()[0], s.implementation_ready(note), s.submit_verdict()
+    )
+    result, _ = run(harness, project)
+    assert result.exit_code == 0, result.output
+    verdict = next(r for r in api.requests if any(t["name"] == "submit_verdict" for t in r.body["tools"]))
+    handoff = verdict.body["messages"][0]["content"][0]["text"]
+    assert f"<generator-note>\n{note}\n</generator-note>" in handoff
+    assert "The deterministic guards found nothing in the diff." in handoff
