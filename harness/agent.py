@@ -114,7 +114,9 @@ class Agent:
         role_tools: Sequence[str],
         workspace: Workspace | None = None,
         workspace_tools: Sequence[str] = (),
+        result_filter: Callable[[str], str] | None = None,
     ) -> None:
+        self._result_filter = result_filter  # e.g. sanitising untrusted file contents for a reviewer
         self.role, self.phase, self.model, self.system = role, phase, model, system
         self._client, self._trace, self._ledger, self._limits = client, trace, ledger, limits
         self._role_tools = tuple(role_tools)
@@ -183,7 +185,8 @@ class Agent:
             assert workspace is not None
 
             def handler(parsed: BaseModel, _name: str = name, _ws: Workspace = workspace) -> str:
-                return _ws.call(_name, parsed)
+                result = _ws.call(_name, parsed)
+                return self._result_filter(result) if self._result_filter else result
 
             specs.append((spec.name, spec.description, spec.input_model, handler))
         for name in self._role_tools:

@@ -335,6 +335,11 @@ class CriterionResult(Strict):
 
 class Finding(Strict):
     severity: Severity
+    axis: Literal["spec", "standards"] = Field(
+        default="standards",
+        description="spec: the contract (unmet behaviour, scope creep, stubs); standards: the repo's conventions, "
+        "docs and defects in the changed code",
+    )
     path: str
     line: int | None = None
     message: str = Field(min_length=1)
@@ -345,6 +350,8 @@ class Verdict(Strict):
     issue: str
     verdict: Literal["pass", "fail"]
     model_verdict: Literal["pass", "fail"]
+    spec_verdict: Literal["pass", "fail"] = Field(description="every criterion met and no spec blocker")
+    standards_verdict: Literal["pass", "fail"] = Field(description="no standards blocker")
     criteria: list[CriterionResult]
     findings: list[Finding] = Field(default_factory=list)
     met: int
@@ -355,15 +362,18 @@ class Verdict(Strict):
 def render_verdict(verdict: Verdict) -> str:
     lines = [f"# Verdict for issue {verdict.issue}: {verdict.verdict.upper()}", ""]
     lines += [f"Criteria met: {verdict.met}/{verdict.total}", ""]
+    lines += [f"Spec: {verdict.spec_verdict}. Standards: {verdict.standards_verdict}.", ""]
     for o in verdict.overrides:
         lines.append(f"- harness override: {o}")
     lines += ["", "## Criteria", ""]
     lines += [f"- **{c.id}** {c.status}: {c.evidence}" for c in verdict.criteria]
-    if verdict.findings:
-        lines += ["", "## Findings", ""]
-        for f in verdict.findings:
-            where = f"{f.path}:{f.line}" if f.line else f.path
-            lines.append(f"- [{f.severity}] `{where}` {f.message} → fix: {f.required_fix}")
+    for axis in ("spec", "standards"):
+        findings = [f for f in verdict.findings if f.axis == axis]
+        if findings:
+            lines += ["", f"## {axis.capitalize()} findings", ""]
+            for f in findings:
+                where = f"{f.path}:{f.line}" if f.line else f.path
+                lines.append(f"- [{f.severity}] `{where}` {f.message} → fix: {f.required_fix}")
     return frontmatter.render(verdict.model_dump(mode="json"), "\n".join(lines))
 
 

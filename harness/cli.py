@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -144,6 +145,128 @@ def demo(
     except HarnessError as exc:
         raise _fail(exc) from exc
     _finish(result, as_json)
+
+
+@app.command()
+def review(
+    base: Annotated[
+        str | None,
+        typer.Option("--base", help="Review from this commit (default: merge base with the default branch)."),
+    ] = None,
+    head: Annotated[str, typer.Option("--head", help="Review up to this commit.")] = "HEAD",
+    spec: Annotated[
+        Path | None,
+        typer.Option("--spec", help="The PR description, when no harness contract is linked (treated as data)."),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="text | markdown | json | sarif | github", case_sensitive=False)
+    ] = "text",
+    output: Annotated[Path | None, typer.Option("--output", help="Write the output here instead of stdout.")] = None,
+    fail_on: Annotated[
+        str,
+        typer.Option(
+            "--fail-on", help="Exit 1 at findings of this severity or worse: blocker | major | minor | never."
+        ),
+    ] = "blocker",
+    max_cost: Annotated[float | None, typer.Option("--max-cost", help="USD cap for the model review.")] = None,
+    include: Annotated[list[str] | None, typer.Option("--include", help="Only review paths matching (glob).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Do not review paths matching (glob).")] = None,
+    max_diff_lines: Annotated[
+        int, typer.Option("--max-diff-lines", help="Above this, the reviewer gets a summary, not the whole diff.")
+    ] = 3000,
+    post: Annotated[bool, typer.Option("--post", help="Post a GitHub review, idempotently.")] = False,
+    pr: Annotated[int | None, typer.Option("--pr", help="Pull request (default: the Actions event).")] = None,
+    from_file: Annotated[
+        Path | None, typer.Option("--from", help="Render or post a stored JSON report; runs no model and no git.")
+    ] = None,
+    repo: RepoOption = Path("."),
+) -> None:
+    """Review a change for CI: guards plus a skeptical reviewer, as text, markdown, json, sarif or github."""
+    from harness.errors import UsageError
+    from harness.review.formats import render, render_markdown, to_github_review
+
+    try:
+        fmt = fmt.lower()
+        if fmt not in ("text", "markdown", "json", "sarif", "github"):
+            raise UsageError(f"--format {fmt}: unknown format", hint="use text, markdown, json, sarif or github")
+        if fail_on not in ("blocker", "major", "minor", "never"):
+            raise UsageError(f"--fail-on {fail_on}: unknown level", hint="use blocker, major, minor or never")
+        if from_file is not None:
+            report = _load_report(from_file, fail_on)
+        else:
+            report = _run_review(
+                repo, base, head, spec, fail_on, max_cost, include or [], exclude or [], max_diff_lines
+            )
+        text = render(report, fmt)
+        if output is not None:
+            from harness.fsutil import atomic_write_text
+
+            atomic_write_text(output, text if text.endswith("\n") else text + "\n")
+        else:
+            print(text)
+        summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary_path:
+            with open(summary_path, "a", encoding="utf-8") as handle:
+                handle.write(render_markdown(report) + "\n")
+        if post:
+            from harness.review.github import post_review, target_from_env
+
+            result = post_review(to_github_review(report, commit_id=report.head), target_from_env(pr))
+            _err().print(
+                f"posted: {result.posted} new inline comment(s), {result.skipped} already there; summary comment "
+                f"{result.summary_action}",
+                markup=False,
+            )
+    except HarnessError as exc:
+        raise _fail(exc) from exc
+    if report.could_not_run:
+        _err().print(f"[bold magenta]review could not run:[/] {report.could_not_run}", soft_wrap=True)
+    raise typer.Exit(report.exit_code)
+
+
+def _run_review(
+    repo: Path,
+    base: str | None,
+    head: str,
+    spec: Path | None,
+    fail_on: str,
+    max_cost: float | None,
+    include: list[str],
+    exclude: list[str],
+    max_diff_lines: int,
+) -> Any:
+    from harness.display import RunDisplay
+    from harness.review.runner import ReviewOptions, run_review
+
+    options = ReviewOptions(
+        base=base,
+        head=head,
+        spec=spec,
+        include=tuple(include),
+        exclude=tuple(exclude),
+        max_cost=max_cost,
+        max_diff_lines=max_diff_lines,
+        fail_on=fail_on,  # type: ignore[arg-type]
+    )
+    with RunDisplay(_err()) as display:
+        return run_review(repo, options, on_event=display.on_event)
+
+
+def _load_report(path: Path, fail_on: str) -> Any:
+    from harness.errors import UsageError
+    from harness.review.model import ReviewReport
+    from harness.review.runner import exit_code
+
+    try:
+        report = ReviewReport.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as exc:
+        raise UsageError(
+            f"--from {path}: not a harness review report ({exc})",
+            hint="pass the file written by `harness review --format json --output FILE`",
+        ) from exc
+    report.fail_on = fail_on  # type: ignore[assignment]
+    report.exit_code = exit_code(report)
+    return report
 
 
 @app.command()

@@ -83,7 +83,26 @@ def run_demo(keep: Path | None, *, console: Console, run: Callable[[Any], Any]) 
         _environment(ANTHROPIC_BASE_URL=api.base_url, ANTHROPIC_API_KEY="offline-demo-key"),
     ):
         result = run(prepare(target, "001"))
+        if result.outcome == "pass":
+            review_branch(result.worktree, target, console)
     for problem in api.problems:
         console.print(f"[yellow]replay problem:[/] {problem}")
     console.print(f"inspect it: cd {result.worktree} && git log --oneline --stat", markup=False, soft_wrap=True)
     return result
+
+
+def review_branch(worktree: Path, target: Path, console: Console) -> None:
+    """Review the finished branch as CI would, and keep its outputs next to the demo project."""
+    from harness.review.formats import render
+    from harness.review.runner import ReviewOptions, run_review
+
+    report = run_review(worktree, ReviewOptions())
+    outputs = {"review.sarif": "sarif", "review-github.json": "github", "review.md": "markdown"}
+    for name, fmt in outputs.items():
+        (target / name).write_text(render(report, fmt) + "\n", encoding="utf-8")
+    console.print(
+        f"review of the branch: {report.verdict} ({report.met}/{len(report.criteria)} criteria met, "
+        f"{len(report.findings)} finding(s)); outputs: " + ", ".join(str(target / n) for n in outputs),
+        markup=False,
+        soft_wrap=True,
+    )

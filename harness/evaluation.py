@@ -15,6 +15,13 @@ _RANK = {"met": 0, "uncertain": 1, "unmet": 2}
 
 
 def decide_verdict(contract: Contract, submission: VerdictSubmission, *, guard_errors: Sequence[str] = ()) -> Verdict:
+    """The verdict on a contract: every criterion must be judged, and met."""
+    return decide(contract.issue, [c.id for c in contract.criteria], submission, guard_errors=guard_errors)
+
+
+def decide(
+    issue: str, criterion_ids: Sequence[str], submission: VerdictSubmission, *, guard_errors: Sequence[str] = ()
+) -> Verdict:
     given: dict[str, CriterionResult] = {}
     overrides: list[str] = []
     for judged in submission.criteria:
@@ -27,15 +34,15 @@ def decide_verdict(contract: Contract, submission: VerdictSubmission, *, guard_e
             given[judged.id] = judged
     results: list[CriterionResult] = []
     result: CriterionResult | None
-    for criterion in contract.criteria:
-        result = given.get(criterion.id)
+    for criterion_id in criterion_ids:
+        result = given.get(criterion_id)
         if result is None:
-            result = CriterionResult(id=criterion.id, status="unmet", evidence="the evaluator gave no result for it")
-            overrides.append(f"criterion {criterion.id} was not judged; counted as unmet")
+            result = CriterionResult(id=criterion_id, status="unmet", evidence="the evaluator gave no result for it")
+            overrides.append(f"criterion {criterion_id} was not judged; counted as unmet")
         elif result.status == "uncertain":
-            overrides.append(f"criterion {criterion.id} is uncertain; uncertain counts as unmet")
+            overrides.append(f"criterion {criterion_id} is uncertain; uncertain counts as unmet")
         results.append(result)
-    unknown = sorted(set(given) - {c.id for c in contract.criteria})
+    unknown = sorted(set(given) - set(criterion_ids))
     if unknown:
         overrides.append(f"ignored results for criteria not in the contract: {', '.join(unknown)}")
     met = sum(1 for r in results if r.status == "met")
@@ -43,11 +50,14 @@ def decide_verdict(contract: Contract, submission: VerdictSubmission, *, guard_e
     if blockers:
         overrides.append(f"{len(blockers)} blocker finding(s)")
     overrides.extend(f"guard: {error}" for error in guard_errors)
-    passed = submission.verdict == "pass" and met == len(results) and not blockers and not guard_errors
+    # Two axes, judged and reported apart: a clean codebase never makes up for an unmet criterion.
+    spec_ok = met == len(results) and not any(f.axis == "spec" for f in blockers)
+    standards_ok = not any(f.axis == "standards" for f in blockers)
+    passed = submission.verdict == "pass" and spec_ok and standards_ok and not guard_errors
     if submission.verdict == "pass" and not passed:
         overrides.insert(0, "the evaluator said pass, but the harness rules fail the work")
     return Verdict(
-        issue=contract.issue,
+        issue=issue,
         verdict="pass" if passed else "fail",
         model_verdict=submission.verdict,
         criteria=results,
@@ -55,4 +65,6 @@ def decide_verdict(contract: Contract, submission: VerdictSubmission, *, guard_e
         met=met,
         total=len(results),
         overrides=overrides,
+        spec_verdict="pass" if spec_ok else "fail",
+        standards_verdict="pass" if standards_ok else "fail",
     )

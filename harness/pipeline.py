@@ -243,8 +243,17 @@ class _Run:
         )
         contract = self.negotiate_contract()
         red_report = self.red_and_review(contract)
-        self.green(contract, min_collected=max(self.baseline.collected, red_report.collected))
-        return self.evaluate(contract)
+        min_collected = max(self.baseline.collected, red_report.collected)
+        self.green(contract, min_collected=min_collected)
+        verdict = self.evaluate(contract)
+        for fix in range(1, self.limits.fix_rounds + 1):
+            if verdict.verdict == "pass":
+                break
+            # The evaluator's findings go to a fresh generator as a list, not a transcript; the
+            # evaluator looks again only after the harness has re-verified green.
+            self.green(contract, min_collected=min_collected, fix=(fix, verdict))
+            verdict = self.evaluate(contract)
+        return verdict
 
     def negotiate_contract(self) -> Contract:
         self.enter("contract")
@@ -427,8 +436,8 @@ class _Run:
             call = generator.respond(result.explain() + "\n\nFix this, then call `tests_ready` again.")
         raise Stop("blocked", f"no valid red tests after {self.limits.red_attempts} attempts:\n" + result.explain())
 
-    def green(self, contract: Contract, *, min_collected: int) -> None:
-        self.enter("green")
+    def green(self, contract: Contract, *, min_collected: int, fix: tuple[int, Verdict] | None = None) -> None:
+        self.enter("green" if fix is None else f"fix-{fix[0]}")
         generator = self.agent(
             "generator",
             "generator-green",
@@ -436,7 +445,8 @@ class _Run:
             tools=tuple(WORKSPACE_TOOLS),
             protected=self.protection(contract, frozen=True),
         )
-        call = generator.start(self.green_handoff(contract) + "\n\nImplement it, then call `implementation_ready`.")
+        handoff = self.green_handoff(contract) if fix is None else self.fix_handoff(contract, *fix)
+        call = generator.start(handoff + "\n\nImplement it, then call `implementation_ready`.")
         fingerprints: list[str] = []
         for _ in range(self.limits.green_attempts):
             self.generator_note = call.input.note
@@ -457,7 +467,7 @@ class _Run:
             )
             if result.ok:
                 self.commit(
-                    f"green: {self.issue.id} {self.issue.title}",
+                    f"green: {self.issue.id} {self.issue.title}" + (f" (fix {fix[0]})" if fix else ""),
                     [
                         f"{len(contract.tests)} contract test(s) pass; "
                         f"{len(self.baseline.passed)} baseline test(s) still pass; {report.collected} collected",
@@ -706,6 +716,25 @@ class _Run:
             f"{len(self.baseline.passed)} test(s) passed before this issue began and must still pass."
         )
 
+    def fix_handoff(self, contract: Contract, round_: int, verdict: Verdict) -> str:
+        """A failed verdict as a work list for a fresh generator context."""
+        unmet = [c for c in verdict.criteria if c.status != "met"]
+        behaviour = {c.id: c.behaviour for c in contract.criteria}
+        lines = [
+            f"- {c.id} ({c.status}): {behaviour.get(c.id, '')}\n  evaluator's evidence: {c.evidence}" for c in unmet
+        ]
+        lines += [
+            f"- [{f.severity}, {f.axis}] {f.path}{f':{f.line}' if f.line else ''}: {f.message}\n  required fix: "
+            f"{f.required_fix}"
+            for f in verdict.findings
+        ]
+        return (
+            self.green_handoff(contract)
+            + f"\n\nThe work is committed and green, but a skeptical evaluator failed it (fix round {round_}). "
+            "Fix every item below without weakening or touching the frozen tests; blockers and unmet criteria "
+            "decide the next verdict:\n" + "\n".join(lines)
+        )
+
     def verdict_handoff(self, contract: Contract, sha: str, findings: list[GuardFinding]) -> str:
         diff = gitops.diff(self.worktree.path, self.worktree.base, sha)
         if len(diff) > 60_000:
@@ -724,13 +753,8 @@ class _Run:
 def _guard_summary(findings: list[GuardFinding]) -> str:
     if not findings:
         return "The deterministic guards found nothing in the diff.\n\n"
-    lines = [
-        f"- {f.rule} {f.name} [{'allowed by the contract: ' + f.allowed_by if f.allowed_by else f.severity}] "
-        f"{f.path}:{f.line or ''} {f.message}"
-        for f in findings
-    ]
     heading = "The deterministic guards report (errors fail the verdict whatever you decide):"
-    return heading + "\n" + "\n".join(lines) + "\n\n"
+    return heading + "\n" + "\n".join(f"- {f.summary()}" for f in findings) + "\n\n"
 
 
 def _fenced(tag: str, text: str) -> str:

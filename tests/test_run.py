@@ -232,6 +232,7 @@ def test_invalid_role_tool_input_goes_back_to_the_model(harness: Any, project: P
 def test_evaluator_pass_with_an_uncertain_criterion_is_overridden_to_fail(
     harness: Any, project: Path, api: FakeMessagesAPI
 ) -> None:
+    (project / "harness.toml").write_text((project / "harness.toml").read_text() + "\n[limits]\nfix_rounds = 0\n")
     api.add(
         *s.contract_agreed(),
         *s.red_accepted(),
@@ -268,3 +269,49 @@ def test_the_verdict_sees_the_guards_and_the_generators_note(harness: Any, proje
     handoff = verdict.body["messages"][0]["content"][0]["text"]
     assert f"<generator-note>\n{note}\n</generator-note>" in handoff
     assert "The deterministic guards found nothing in the diff." in handoff
+
+
+def test_a_failed_verdict_goes_back_to_the_generator_and_is_graded_again(
+    harness: Any, project: Path, api: FakeMessagesAPI
+) -> None:
+    finding = {
+        "severity": "blocker",
+        "axis": "standards",
+        "path": "textkit/slug.py",
+        "line": 4,
+        "message": "slugify(None) crashes with AttributeError",
+        "required_fix": "reject None with TypeError",
+    }
+    fixed = s.IMPLEMENTATION + "\n\ndef _unused():\n    return None\n"
+    api.add(
+        *s.contract_agreed(),
+        *s.red_accepted(),
+        *s.green_done(),
+        s.submit_verdict("fail", findings=[finding]),
+        # a fresh generator gets the findings as a list, fixes, green is re-verified, a fresh evaluator grades
+        s.act("implementation_ready", "write", path="textkit/slug.py", content=fixed),
+        s.implementation_ready(),
+        s.submit_verdict("pass"),
+    )
+    result, doc = run(harness, project)
+    assert result.exit_code == 0, result.output
+    assert [c["subject"] for c in doc["commits"]][-2:] == [
+        "green: 001 Slugify titles for URLs",
+        "green: 001 Slugify titles for URLs (fix 1)",
+    ]
+    fix_start = next(r for r in api.requests if "fix round 1" in json.dumps(r.body["messages"][0]))
+    assert len(fix_start.body["messages"]) == 1  # a fresh context, not the old transcript
+    assert "slugify(None) crashes" in fix_start.body["messages"][0]["content"][0]["text"]
+    assert doc["verdict"]["spec_verdict"] == "pass" and doc["verdict"]["standards_verdict"] == "pass"
+
+
+def test_fix_rounds_are_bounded(harness: Any, project: Path, api: FakeMessagesAPI) -> None:
+    finding = {"severity": "blocker", "path": "textkit/slug.py", "line": 1, "message": "wrong", "required_fix": "fix"}
+    steps = [*s.contract_agreed(), *s.red_accepted(), *s.green_done(), s.submit_verdict("fail", findings=[finding])]
+    for _ in range(2):
+        steps += [s.implementation_ready(), s.submit_verdict("fail", findings=[finding])]
+    api.add(*steps)
+    result, doc = run(harness, project)
+    assert result.exit_code == 1, result.output
+    assert doc["verdict"]["standards_verdict"] == "fail" and doc["verdict"]["spec_verdict"] == "pass"
+    assert sum(1 for c in doc["commits"] if c["subject"].startswith("green:")) == 3

@@ -61,6 +61,12 @@ class GuardFinding:
     def blocking(self) -> bool:
         return self.severity == "error" and self.allowed_by is None
 
+    def summary(self) -> str:
+        """One line for a reader (person or model): rule, status, place, what was seen."""
+        status = f"allowed by the contract: {self.allowed_by}" if self.allowed_by else self.severity
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{self.rule} {self.name} [{status}] {where} {self.message}"
+
     def as_dict(self) -> dict[str, object]:
         return {
             "rule": self.rule,
