@@ -217,3 +217,34 @@ def test_an_explicit_base_reviews_from_the_merge_base(harness: Any, branch: Path
     doc = json.loads(result.stdout)
     assert result.exit_code == 0, result.output
     assert not any(f["rule"] == "HG001" for f in doc["findings"])  # the new test on master is not "removed"
+
+
+def test_posting_twice_from_a_stored_report_adds_no_duplicates(
+    harness: Any, branch: Path, api: FakeMessagesAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakegithub import FakeGitHub
+
+    inside = {
+        "severity": "major",
+        "axis": "standards",
+        "path": "textkit/slug.py",
+        "line": SLUG_LINE,
+        "message": "no type check",
+        "required_fix": "reject non-str input",
+    }
+    api.add(verdict(findings=[inside]))
+    stored = tmp_path / "review.json"
+    assert review(harness, branch, "--format", "json", "--output", str(stored)).exit_code == 0
+    head = json.loads(stored.read_text())["head"]
+    with FakeGitHub() as github:
+        pull = github.add_pull(7, commentable={"textkit/slug.py": range(1, 6)}, head_sha=head)
+        monkeypatch.setenv("GITHUB_API_URL", github.api_url)
+        monkeypatch.setenv("GITHUB_TOKEN", github.token)
+        monkeypatch.setenv("GITHUB_REPOSITORY", github.repo)
+        for _ in range(2):  # the publish job runs no model: --from
+            result = review(harness, branch, "--from", str(stored), "--post", "--pr", "7", "--format", "markdown")
+            assert result.exit_code == 0, result.output
+        assert len(pull.issue_comments) == 1  # one sticky summary, edited in place
+        assert len(pull.review_comments) == 1 and len(pull.reviews) == 1  # the inline comment posted once
+        assert "no type check" in pull.review_comments[0]["body"]
+    assert len(api.requests) == 1
