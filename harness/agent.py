@@ -1,15 +1,24 @@
 """An agent: one role, one fresh context, acting only through tools, until it calls its role tool.
 
-Built on the SDK's tool runner (``client.beta.messages.tool_runner``), which runs our workspace
-tools and sends their results back. Two deliberate choices:
+Built on the SDK's tool runner (``client.beta.messages.tool_runner``), which sends each request and
+runs our workspace tools on the reply. Deliberate choices:
 
 - ``thread=False``: by default the runner keeps the conversation in a server-side message thread
   and sends only the new turn. Gateways, clouds and proxies that keep no conversation state reject
   or silently break that; we send the full history every turn, which every Messages API server
   understands, and which keeps the transcript ours to trace and hand off.
+- One runner per request (``max_iterations=1``), built from our history. The runner appends the
+  reply and its tool results itself, after the caller's last chance to change the request
+  (``set_messages_params`` edits only the history before the reply; ``append_messages`` drops the
+  computed tool results, so the tools would run twice). Two things need each request built anew:
+  the moving cache breakpoint on the newest user message, and the hand-off to a fresh context.
+- Prompt caching (at most 4 ``cache_control`` breakpoints per request): the system prompt, the last
+  tool definition, and the last block of the two newest user messages. Each turn then reads the
+  previous turn's whole prompt from the cache and writes only what is new.
 - The loop around the runner is ours for what the runner cannot do: stop at the role tool (its
   input is the agent's answer, not a tool to execute), remind an agent that ends its turn without
-  calling it (bounded), and check the budget and the turn cap before every call.
+  calling it (bounded), check the budget and the turn cap before every call, and start a fresh
+  context with a harness-written summary when the context passes ``[limits] context_ceiling``.
 """
 
 from __future__ import annotations
@@ -21,17 +30,20 @@ from typing import Any
 
 import anthropic
 from anthropic.lib.tools import BetaBuiltinFunctionTool, ToolError
-from anthropic.types.beta import BetaTextBlockParam
+from anthropic.types.beta import BetaCacheControlEphemeralParam, BetaTextBlockParam
 from pydantic import BaseModel, ValidationError
 
 from harness.config import Limits
 from harness.errors import IncompleteError
 from harness.model import explain_validation, input_schema
 from harness.roles import ROLE_TOOLS
-from harness.trace import CallRecord, Ledger, Trace, usage_cost
+from harness.trace import CallRecord, Ledger, Trace, key_input, usage_cost
 from harness.workspace import WORKSPACE_TOOLS, ToolRefusal, Workspace
 
-_CACHE = {"type": "ephemeral"}
+_CACHE: BetaCacheControlEphemeralParam = {"type": "ephemeral"}
+_MAX_BREAKPOINTS = 4  # the API's limit per request
+_MOVING_BREAKPOINTS = _MAX_BREAKPOINTS - 2  # the system prompt and the tools hold the other two
+_SUMMARY_ACTIONS = 60  # the newest tool calls listed in a hand-off summary
 
 
 class AgentFailed(IncompleteError):
@@ -125,12 +137,30 @@ class Agent:
         self.messages: list[Any] = []
         self.turns = 0
         self.peak_context = 0
+        self.handoffs = 0
         self._last_role_call: RoleCall | None = None
         self._unanswered: list[tuple[str, str]] = []  # tool_use ids that still need a tool_result
+        # What a hand-off to a fresh context is built from: never the model's words, only the harness's record.
+        self._handoff = ""
+        self._actions: list[tuple[str, str, str]] = []  # (tool, key input, outcome), oldest first
+        self._files: dict[str, None] = {}  # written or edited, in order
+        self._last_gate: str | None = None
+        self._last_context = 0
+        self._last_cost = 0.0
 
     # ------------------------------------------------------------------ public
 
     def start(self, prompt: str) -> RoleCall:
+        self._handoff = prompt
+        self._trace.event(
+            "agent_started",
+            agent=self.role,
+            phase=self.phase,
+            model=self.model,
+            tools=[*self._workspace_tools, *self._role_tools],
+            handoff=prompt[:4000],
+            handoff_chars=len(prompt),
+        )
         return self._converse([{"type": "text", "text": prompt}])
 
     def use_workspace(self, workspace: Workspace) -> None:
@@ -140,6 +170,10 @@ class Agent:
     def respond(self, text: str) -> RoleCall:
         """Send ``text`` as the result of the last role call and run until the next one."""
         assert self._last_role_call is not None, "respond() before any role call"
+        self._last_gate = text
+        self._trace.event(
+            "role_result", agent=self.role, phase=self.phase, tool=self._last_role_call.name, text=text[:4000]
+        )
         content = [_result(self._last_role_call.tool_use_id, text)]
         content += [_result(tool_id, note, error=True) for tool_id, note in self._unanswered]
         self._unanswered = []
@@ -200,24 +234,24 @@ class Agent:
         ]
 
     def _run(self) -> RoleCall | None:
-        """One pass of the SDK runner; returns the role call, or None when the agent stopped without one."""
-        system: list[BetaTextBlockParam] = [
-            {"type": "text", "text": self.system, "cache_control": {"type": "ephemeral"}}
-        ]
-        runner = self._client.beta.messages.tool_runner(
-            model=self.model,
-            max_tokens=self._limits.max_tokens,
-            system=system,
-            tools=self._tools(),
-            messages=list(self.messages),
-            thread=False,
-        )
-        steps = iter(runner)
+        """Model turns until a role call (returned), or until the agent stops without one (None)."""
+        system: list[BetaTextBlockParam] = [{"type": "text", "text": self.system, "cache_control": _CACHE}]
         while True:
+            if self._last_context > self._limits.context_ceiling and len(self.messages) > 1:
+                self._hand_off()
             self._before_call()
+            runner = self._client.beta.messages.tool_runner(
+                model=self.model,
+                max_tokens=self._limits.max_tokens,
+                system=system,
+                tools=self._tools(),
+                messages=_with_breakpoints(self.messages),
+                thread=False,
+                max_iterations=1,
+            )
             started = time.monotonic()
             try:
-                message = next(steps)
+                message = next(runner)
             except StopIteration:
                 return None
             except anthropic.APIStatusError as exc:
@@ -244,8 +278,11 @@ class Agent:
                         tool=role_use.name,
                         input=role_use.input,
                     )
+                    self._actions.append((role_use.name, key_input(role_use.name, role_use.input), "submitted"))
                     return RoleCall(role_use.name, parsed, role_use.id)
-            if message.stop_reason != "tool_use" or not tool_uses:
+            results = runner.generate_tool_call_response() if message.stop_reason == "tool_use" else None
+            runner.close()
+            if results is None:
                 why = (
                     "Not run: your reply was cut off at the output token limit. Make smaller steps "
                     "(write big files in parts with `edit`)."
@@ -253,19 +290,66 @@ class Agent:
                     else "Not run: the turn ended."
                 )
                 self._unanswered = [(b.id, why) for b in tool_uses]
-                runner.close()
                 return None
-            results = runner.generate_tool_call_response()
-            if results is not None:
-                self.messages.append(results)
+            self.messages.append(results)
 
     def _before_call(self) -> None:
-        self._ledger.check()
+        self._ledger.check(next_call=self._last_cost)
         if self.turns >= self._limits.max_turns:
             raise AgentFailed(
                 f"the {self.role} used all {self._limits.max_turns} turns of the {self.phase} step",
                 hint="raise [limits] max_turns in harness.toml, or split the issue into thinner slices",
             )
+
+    def _hand_off(self) -> None:
+        """Continue in a fresh context: the original handoff plus the harness's summary of the work so far.
+
+        The pending user message (tool results, the answer to a role call, a reminder) refers to tool
+        calls of the old conversation, so its content is folded into the summary as text.
+        """
+        pending = self.messages[-1]["content"] if self.messages and self.messages[-1]["role"] == "user" else []
+        summary = self._summary(pending)
+        self._trace.event(
+            "context_handoff",
+            agent=self.role,
+            phase=self.phase,
+            context_tokens=self._last_context,
+            ceiling=self._limits.context_ceiling,
+            messages_dropped=len(self.messages),
+            summary_chars=len(summary),
+            handoff_chars=len(self._handoff) + len(summary),
+        )
+        self.handoffs += 1
+        self.messages = [
+            {"role": "user", "content": [{"type": "text", "text": self._handoff}, {"type": "text", "text": summary}]}
+        ]
+        self._last_context = 0
+        self._last_cost = 0.0
+
+    def _summary(self, pending: list[Any]) -> str:
+        lines = [
+            f"The harness moved you to a fresh context: the previous one reached {self._last_context:,} tokens, "
+            f"over this step's ceiling of {self._limits.context_ceiling:,}. Below is the harness's own record of "
+            "what you did so far in this step (the files in the workspace are exactly as you left them; read "
+            "them again where you need their contents)."
+        ]
+        actions = self._actions[-_SUMMARY_ACTIONS:]
+        lines.append("\nYour tool calls so far, oldest first:")
+        if len(self._actions) > len(actions):
+            lines.append(f"- ({len(self._actions) - len(actions)} earlier calls not listed)")
+        lines += [f"- {tool} {key}".rstrip() + f" → {outcome}" for tool, key, outcome in actions] or ["- (none)"]
+        lines.append("\nFiles you wrote or edited: " + (", ".join(self._files) or "none"))
+        calls = _calls_by_id(self.messages[-2]) if len(self.messages) > 1 else {}
+        pending_texts = [_pending_text(block, calls) for block in pending if isinstance(block, dict)]
+        if self._last_gate is not None and not any(self._last_gate in t for t in pending_texts):
+            lines.append(
+                "\nThe harness's last answer to your role tool call:\n" + _fenced("gate-result", self._last_gate)
+            )
+        if pending_texts:
+            lines.append("\nSince your last turn:\n" + "\n\n".join(t for t in pending_texts if t))
+        expected = " or ".join(f"`{name}`" for name in self._role_tools)
+        lines.append(f"\nContinue from here; the step ends when you call {expected}.")
+        return "\n".join(lines)
 
     def _api_failure(self, what: str) -> AgentFailed:
         self._trace.event("api_error", agent=self.role, phase=self.phase, error=what)
@@ -277,7 +361,10 @@ class Agent:
     def _record(self, message: Any, latency: float) -> None:
         self.turns += 1
         inp, out, write, read, cost = usage_cost(self.model, message.usage)
-        self.peak_context = max(self.peak_context, inp + write + read)
+        context = inp + write + read
+        self.peak_context = max(self.peak_context, context)
+        self._last_context = context
+        self._last_cost = cost or 0.0
         tool_calls = [b.name for b in message.content if b.type == "tool_use"]
         record = CallRecord(
             self.role,
@@ -292,7 +379,17 @@ class Agent:
             message.stop_reason,
             tool_calls,
         )
-        self._ledger.record(record)
+        if self._ledger.record(record):
+            self._trace.event(
+                "unpriced_model",
+                agent=self.role,
+                phase=self.phase,
+                model=self.model,
+                message=(
+                    f"model {self.model} has no price in harness/pricing.py: the cost of its calls is UNKNOWN "
+                    "(not zero), and the budget cannot limit them"
+                ),
+            )
         text = " ".join(b.text for b in message.content if b.type == "text")
         self._trace.event(
             "model_call",
@@ -310,11 +407,14 @@ class Agent:
             stop_reason=message.stop_reason,
             tool_calls=tool_calls,
             text=text[:1000],
-            context_tokens=inp + write + read,
+            context_tokens=context,
         )
 
     def _on_tool(self, name: str, input: dict[str, Any], result: str, is_error: bool, duration: float) -> None:
         summary = {k: (v if not isinstance(v, str) or len(v) <= 200 else v[:200] + "…") for k, v in input.items()}
+        self._actions.append((name, key_input(name, input), "error" if is_error else "ok"))
+        if name in ("write", "edit") and not is_error and isinstance(input.get("path"), str):
+            self._files[input["path"]] = None
         self._trace.event(
             "tool_call",
             agent=self.role,
@@ -325,6 +425,60 @@ class Agent:
             duration=round(duration, 3),
             result=result[:500],
         )
+
+
+def _with_breakpoints(messages: list[Any]) -> list[Any]:
+    """The request's copy of the history, with a cache breakpoint on the last block of the newest user messages.
+
+    The newest one lets the next turn read this whole prompt from the cache; the one before reads what the
+    previous turn wrote, however many blocks the reply between them has.
+    """
+    marked = list(messages)
+    users = [i for i, message in enumerate(messages) if message["role"] == "user"][-_MOVING_BREAKPOINTS:]
+    for index in users:
+        content = messages[index]["content"]
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+        if not blocks:
+            continue
+        blocks[-1] = {**blocks[-1], "cache_control": _CACHE}
+        marked[index] = {**messages[index], "content": blocks}
+    return marked
+
+
+def _calls_by_id(message: dict[str, Any]) -> dict[str, str]:
+    """The tool calls of an assistant message, by tool_use id, as ``tool key-input``."""
+    if message["role"] != "assistant" or not isinstance(message["content"], list):
+        return {}
+    calls = {}
+    for block in message["content"]:
+        if _field(block, "type") == "tool_use":
+            name = str(_field(block, "name"))
+            calls[str(_field(block, "id"))] = f"{name} {key_input(name, _field(block, 'input'))}".rstrip()
+    return calls
+
+
+def _field(block: Any, name: str) -> Any:
+    # A reply's blocks stay SDK models after ``to_param``; the harness's own blocks are dicts.
+    return block.get(name) if isinstance(block, dict) else getattr(block, name, None)
+
+
+def _pending_text(block: dict[str, Any], calls: dict[str, str]) -> str:
+    """A block of the pending user message as text a fresh context can read; ``calls`` names the tool calls
+    of the old conversation by id."""
+    if block.get("type") == "text":
+        return str(block.get("text", ""))
+    if block.get("type") == "tool_result":
+        content = block.get("content")
+        if isinstance(content, list):
+            content = "\n".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
+        call = calls.get(str(block.get("tool_use_id")), "a tool call")
+        outcome = "failed" if block.get("is_error") else "returned"
+        return f"`{call}` {outcome}:\n" + _fenced("tool-result", str(content or "")[:8000])
+    return ""
+
+
+def _fenced(tag: str, text: str) -> str:
+    return f"<{tag}>\n{text}\n</{tag}>"
 
 
 def _validated(name: str, data: object) -> BaseModel | None:

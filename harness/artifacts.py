@@ -91,7 +91,10 @@ def slugify(text: str) -> str:
 
 
 def load_issue(path: Path) -> Issue:
-    doc = frontmatter.read(path)
+    return _issue_from(frontmatter.read(path), path)
+
+
+def _issue_from(doc: frontmatter.Document, path: Path) -> Issue:
     stem_id, _, stem_slug = path.stem.partition("-")
     meta = dict(doc.meta)
     if "id" not in meta and stem_id:
@@ -107,23 +110,42 @@ def load_issue(path: Path) -> Issue:
 
 def set_issue_fields(path: Path, **fields: str) -> None:
     """Change front matter fields of an issue file in place, keeping every other byte as it was
-    (comments, order, quoting, the body). Written atomically."""
-    text = path.read_text(encoding="utf-8")
-    lines = text.splitlines(keepends=True)
+    (comments, order, quoting, the body). Written atomically, and only when the file is a valid
+    issue before and after the change with the new values read back as given: else a UsageError and
+    the file is left as it was."""
+    load_issue(path)
+    text = path.read_bytes().decode("utf-8")  # not read_text: it would turn CRLF line endings into LF
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    lines = text[len(bom) :].splitlines(keepends=True)
     if not lines or lines[0].rstrip() != "---":
         lines = ["---\n", "---\n", *lines]
+    newline = lines[0][len(lines[0].rstrip("\r\n")) :] or "\n"
     end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
     if end is None:
         raise UsageError(f"{path}: the front matter is never closed", hint="add a line `---` after the last field")
     for key, value in fields.items():
-        rendered = f"{key}: {value}\n"
+        rendered = f"{key}: {value}{newline}"
         index = next((i for i in range(1, end) if re.match(rf"^{re.escape(key)}\s*:", lines[i])), None)
         if index is None:
             lines.insert(end, rendered)
             end += 1
         else:
             lines[index] = rendered
-    atomic_write_text(path, "".join(lines))
+    updated = bom + "".join(lines)
+    try:
+        doc = frontmatter.parse(updated, source=str(path))
+        _issue_from(doc, path)
+        unchanged = [key for key, value in fields.items() if doc.meta.get(key) != value]
+    except UsageError:
+        unchanged = list(fields)
+    if unchanged:
+        wanted = ", ".join(f"`{key}: {value}`" for key, value in fields.items())
+        raise UsageError(
+            f"{path}: cannot set {wanted} line by line without changing what the other front matter "
+            f"lines mean (field(s) {', '.join(f'`{key}`' for key in unchanged)})",
+            hint=f"edit the front matter by hand: give each of {', '.join(fields)} a one-line value",
+        )
+    atomic_write_text(path, updated)
 
 
 def find_issue(issues_dir: Path, issue_id: str) -> Path:

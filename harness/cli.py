@@ -125,6 +125,7 @@ def result_document(result: Any) -> dict[str, Any]:
         "cost_usd": round(result.cost, 6),
         "cost_known": result.cost_known,
         "tokens": result.tokens,
+        "cache_read_share": None if result.cache_read_share is None else round(result.cache_read_share, 4),
         "peak_context": result.peak_context,
         "trace": str(result.trace_path),
     }
@@ -145,6 +146,52 @@ def demo(
     except HarnessError as exc:
         raise _fail(exc) from exc
     _finish(result, as_json)
+
+
+@app.command("trace")
+def trace_view(
+    run: Annotated[
+        str | None,
+        typer.Argument(
+            help="A run id (a directory under .harness/runs/), a unique prefix of one, or the path of a "
+            "trace.jsonl. Default: the latest run.",
+            metavar="RUN",
+            show_default=False,
+        ),
+    ] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option("--agent", help="Only this agent: generator, evaluator, reviewer, or harness (its own checks)."),
+    ] = None,
+    phase: Annotated[
+        str | None,
+        typer.Option("--phase", help="Only this phase: contract, red, test-review, green, fix-N, verdict, review."),
+    ] = None,
+    tool: Annotated[
+        str | None,
+        typer.Option(
+            "--tool", help="Only calls of this tool (e.g. bash, write, tests_ready) and the turns making them."
+        ),
+    ] = None,
+    repo: RepoOption = Path("."),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the matching trace events as one JSON array on stdout.")
+    ] = False,
+) -> None:
+    """What each agent of a run saw and did, step by step, with tokens and cost; filter by agent, phase, tool."""
+    from harness.traceview import TraceFilter, show
+
+    try:
+        show(
+            repo,
+            run,
+            TraceFilter(agent=agent, phase=phase, tool=tool),
+            as_json=as_json,
+            out=Console(highlight=False),
+            err=_err(),
+        )
+    except HarnessError as exc:
+        raise _fail(exc) from exc
 
 
 @app.command()

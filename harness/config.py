@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import UsageError
-from harness.settings import DEFAULT_HARNESS_DIR, DEFAULT_PROTECTED_PATHS, describe_source, read_table
+from harness.settings import (
+    CONFIG_HINT,
+    DEFAULT_HARNESS_DIR,
+    DEFAULT_PROTECTED_PATHS,
+    describe_source,
+    read_table,
+)
 from harness.validation import describe_validation_error
 
 
@@ -38,6 +45,9 @@ class Limits(_Section):
     )
     max_turns: int = Field(60, ge=1, description="model calls per agent per phase")
     max_tokens: int = Field(16_000, ge=256, description="max output tokens per model call")
+    context_ceiling: int = Field(
+        100_000, ge=1_000, description="context tokens after which an agent continues in a fresh context"
+    )
 
 
 class Budget(_Section):
@@ -49,6 +59,9 @@ class Config(_Section):
     test_command: list[str] = Field(default_factory=lambda: ["python", "-m", "pytest"], min_length=1)
     test_timeout: float = Field(900.0, gt=0)
     bash_timeout: float = Field(120.0, gt=0)
+    sandbox: Literal["auto", "bwrap", "none"] = Field(
+        "auto", description="run agents' bash under bubblewrap: auto (unattended runs only), bwrap (always), none"
+    )
     protected_paths: list[str] = Field(
         default_factory=lambda: list(DEFAULT_PROTECTED_PATHS),
         description="paths agents may not change unless the contract allows it",
@@ -64,12 +77,11 @@ class Config(_Section):
 def load_config(repo: Path) -> Config:
     data, source = read_table(repo)
     try:
+        if "source" in data:  # where the configuration came from: set below, never a setting
+            raise UsageError(f"{describe_source(source)}: field `source` is not a known field", hint=CONFIG_HINT)
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise UsageError(
-            f"{describe_source(source)}: {describe_validation_error(exc)}",
-            hint="fix or remove the key; every key and its default is listed in docs/configuration.md",
-        ) from exc
+        raise UsageError(f"{describe_source(source)}: {describe_validation_error(exc)}", hint=CONFIG_HINT) from exc
     return config.model_copy(update={"source": str(source) if source else None})
 
 
@@ -84,6 +96,7 @@ harness_dir = {json.dumps(DEFAULT_HARNESS_DIR)}
 test_command = [{cmd}]     # the harness runs this itself and reads structured results
 test_timeout = 900                        # seconds per test run
 bash_timeout = 120                        # default seconds per agent `bash` call
+sandbox = "auto"                          # "bwrap": agents' bash under bubblewrap; see docs/sandbox.md
 protected_paths = {json.dumps(list(DEFAULT_PROTECTED_PATHS))}
 max_retries = 4                           # SDK retries on 429 / 5xx / 529 / connection errors
 request_timeout = 600                     # seconds per model request
@@ -103,6 +116,7 @@ stuck_after = {limits.stuck_after}
 role_tool_reminders = {limits.role_tool_reminders}
 max_turns = {limits.max_turns}
 max_tokens = {limits.max_tokens}
+context_ceiling = {limits.context_ceiling}    # tokens; past it an agent goes on in a fresh context
 
 [budget]
 max_cost_per_issue = {budget.max_cost_per_issue}      # USD, checked before every model call

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from harness.pipeline import RunResult
 
 _TRANSIENT = frozenset({"model_call", "tool_call"})
+_LINE_STYLE = {"unpriced_model": "bold red", "context_handoff": "yellow"}
 _OUTCOME_STYLE = {
     "pass": "bold green",
     "fail": "bold red",
@@ -39,11 +40,18 @@ def describe(event: dict[str, Any]) -> str | None:
         return f"baseline: {event['passed']} passing, {event['failing']} failing, {event['collected']} collected"
     if kind == "model_call":
         tools = ", ".join(event["tool_calls"]) or event.get("stop_reason") or "-"
-        cost = "?" if event["cost"] is None else f"${event['run_cost']:.4f}"
+        cost = "cost UNKNOWN" if event["cost"] is None else f"${event['run_cost']:.4f}"
+        context = event["input_tokens"] + event["cache_read_tokens"] + event["cache_write_tokens"]
         return (
             f"{event['agent']} turn {event['turn']}: {tools}  "
-            f"[{event['input_tokens'] + event['cache_read_tokens'] + event['cache_write_tokens']} in / "
-            f"{event['output_tokens']} out, {cost}]"
+            f"[{context} in ({event['cache_read_tokens']} cached) / {event['output_tokens']} out, {cost}]"
+        )
+    if kind == "unpriced_model":
+        return f"WARNING: {event['message']}; add it to PRICES there (docs/cost.md)"
+    if kind == "context_handoff":
+        return (
+            f"{event['agent']}: context {event['context_tokens']:,} tokens > ceiling {event['ceiling']:,}; "
+            "continuing in a fresh context with the harness's summary"
         )
     if kind == "tool_call" and event["is_error"]:
         return f"  {event['tool']} refused: {event['result'].splitlines()[0][:160]}"
@@ -80,7 +88,14 @@ class RunDisplay:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.live_mode = console.is_terminal
-        self.state: dict[str, Any] = {"phase": "setup", "agent": "-", "turn": 0, "tokens": 0, "cost": 0.0}
+        self.state: dict[str, Any] = {
+            "phase": "setup",
+            "agent": "-",
+            "turn": 0,
+            "tokens": 0,
+            "cost": 0.0,
+            "cost_known": True,
+        }
         self.lines: list[str] = []
         self._live: Live | None = None
 
@@ -108,6 +123,8 @@ class RunDisplay:
     def on_event(self, event: dict[str, Any]) -> None:
         if event["kind"] == "phase":
             self.state["phase"] = event["phase"]
+        if event["kind"] == "unpriced_model":
+            self.state["cost_known"] = False
         if event["kind"] == "model_call":
             self.state.update(agent=event["agent"], turn=event["turn"], cost=event["run_cost"])
             self.state["tokens"] += (
@@ -119,14 +136,15 @@ class RunDisplay:
         line = describe(event)
         if line is None:
             return
+        style = _LINE_STYLE.get(event["kind"])
         if self._live is not None:
             # Turn-by-turn chatter lives in the panel; decisions stay on screen above it.
             self.lines = [*self.lines[-11:], line]
             if event["kind"] not in _TRANSIENT:
-                self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+                self.console.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
             self._live.update(self._render())
         else:
-            self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            self.console.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
 
     def _render(self) -> Panel:
         s = self.state
@@ -140,7 +158,7 @@ class RunDisplay:
             ("   tokens ", "dim"),
             f"{s['tokens']:,}",
             ("   cost ", "dim"),
-            f"${s['cost']:.4f}",
+            f"${s['cost']:.4f}" if s["cost_known"] else (f"${s['cost']:.4f} + UNKNOWN", "bold red"),
         )
         return Panel(Group(head, Text("\n".join(self.lines[-6:]), style="dim")), title="harness run", expand=True)
 
@@ -159,13 +177,29 @@ def summary(result: RunResult) -> Panel:
     for sha, subject in result.commits:
         table.add_row("commit", f"{sha[:10]} {subject}")
     table.add_row("branch", f"{result.branch}  (worktree {result.worktree})")
-    cost = f"${result.cost:.4f}" if result.cost_known else f"${result.cost:.4f} + UNKNOWN (unpriced model)"
     tokens = result.tokens
-    table.add_row(
-        "cost",
-        f"{cost}   tokens in {tokens.get('input', 0):,} / out {tokens.get('output', 0):,} / "
-        f"cache read {tokens.get('cache_read', 0):,} / cache write {tokens.get('cache_write', 0):,}",
+    counts = (
+        f"   tokens in {tokens.get('input', 0):,} / out {tokens.get('output', 0):,} / "
+        f"cache read {tokens.get('cache_read', 0):,} / cache write {tokens.get('cache_write', 0):,}"
     )
+    if result.cost_known:
+        table.add_row("cost", f"${result.cost:.4f}" + counts)
+    else:
+        table.add_row("cost", Text.assemble((f"UNKNOWN (at least ${result.cost:.4f})", "bold red"), counts))
+        table.add_row(
+            Text("warning", style="bold red"),
+            Text(
+                "a model of this run has no price in harness/pricing.py, so its calls are not counted and the "
+                "budget could not limit them; the trace's unpriced_model event names it (docs/cost.md)",
+                style="bold red",
+            ),
+        )
+    share = result.cache_read_share
+    if share is not None:
+        table.add_row("cache", f"{share:.1%} of input-side tokens read from the prompt cache")
+    if result.peak_context:
+        role, peak = max(result.peak_context.items(), key=lambda item: item[1])
+        table.add_row("context", f"peak {peak:,} tokens ({role})")
     table.add_row("trace", str(result.trace_path))
     table.add_row("exit code", str(result.exit_code))
     return Panel(table, title=f"issue {result.issue.id}: {result.issue.title}", border_style=style)

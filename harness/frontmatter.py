@@ -18,6 +18,33 @@ from harness.errors import UsageError
 class _StringNumberLoader(yaml.SafeLoader):
     """SafeLoader that leaves int- and float-looking scalars as strings."""
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        # PyYAML's constructors raise plain Python errors for some scalars (`date: 2024-02-30`,
+        # `!!int abc`, `!!bool maybe`): report them as YAML errors at the value's line.
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+            value = repr(_clip(node.value)) if isinstance(node, yaml.ScalarNode) else "the value"
+            why = f" ({exc})" if isinstance(exc, ValueError | OverflowError) else ""
+            problem = f"{value} is not a valid {node.tag.rsplit(':', 1)[-1]}{why}; quote it if it is meant as text"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from exc
+
+
+class _Dumper(yaml.SafeDumper):
+    def choose_scalar_style(self) -> str:
+        # PyYAML writes a NEL (U+0085) raw inside a single-quoted scalar, where reading it back folds
+        # it to a space: such strings are written double-quoted, where it is escaped.
+        style: str = super().choose_scalar_style()
+        if style != '"' and self.event is not None and "\x85" in getattr(self.event, "value", ""):
+            return '"'
+        return style
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
 
 _StringNumberLoader.yaml_implicit_resolvers = {
     first: [
@@ -47,6 +74,11 @@ def load_yaml(text: str, *, source: str, first_line: int = 1) -> Any:
         if context and context_mark is not None:
             problem += f" ({context} that starts at line {context_mark.line + first_line})"
         raise UsageError(f"{where}: invalid YAML: {problem}", hint="fix the YAML syntax at that line") from exc
+    except RecursionError as exc:
+        raise UsageError(
+            f"{source}: invalid YAML: the values are nested too deeply to read",
+            hint="flatten the nested lists or mappings",
+        ) from exc
 
 
 def parse(text: str, *, source: str) -> Document:
@@ -72,7 +104,7 @@ def parse(text: str, *, source: str) -> Document:
 
 
 def render(meta: dict[str, Any], body: str) -> str:
-    front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+    front = yaml.dump(meta, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
     return f"---\n{front}---\n{body if body.endswith(chr(10)) or not body else body + chr(10)}"
 
 
@@ -80,7 +112,11 @@ def read(path: Path) -> Document:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise UsageError(f"{path}: file not found") from exc
+        raise UsageError(f"{path}: file not found", hint="check the path, or create the file") from exc
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: not UTF-8 text", hint="save the file as UTF-8") from exc
+    except OSError as exc:  # a directory named like the file, no permission
+        raise UsageError(
+            f"{path}: cannot read the file: {exc.strerror or exc}", hint="make it a readable file"
+        ) from exc
     return parse(text, source=str(path))

@@ -46,6 +46,7 @@ from harness.guard import GuardContext, GuardFinding
 from harness.model import make_client
 from harness.prompts import system_prompt
 from harness.roles import TestReview, TestsReady, VerdictSubmission
+from harness.sandbox import sandbox_for
 from harness.testrunner import TestReport, run_tests
 from harness.trace import Ledger, Trace
 from harness.workspace import READ_ONLY_TOOLS, WORKSPACE_TOOLS, Workspace
@@ -73,6 +74,7 @@ class RunResult:
     cost: float = 0.0
     cost_known: bool = True
     tokens: dict[str, int] = field(default_factory=dict)
+    cache_read_share: float | None = None
     peak_context: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -120,6 +122,7 @@ def prepare(repo: Path, issue_id: str) -> Prepared:
     """Every check that can fail on bad input, before anything is written (exit 2, nothing changed)."""
     root = gitops.repo_root(repo)
     config = load_config(root)
+    sandbox_for(config.sandbox, unattended=False)  # sandbox = "bwrap" that cannot run here fails now
     harness_dir = root / config.harness_dir
     issue_path = find_issue(harness_dir / "issues", issue_id)
     issue = load_issue(issue_path)
@@ -179,6 +182,7 @@ def run_issue(
     finally:
         result.commits = gitops.commit_subjects(worktree.path, worktree.base)
         result.cost, result.cost_known, result.tokens = ledger.cost, ledger.cost_known, ledger.tokens()
+        result.cache_read_share = ledger.cache_read_share
         result.peak_context = run.peak_context
         trace.event(
             "run_finished",
@@ -186,6 +190,9 @@ def run_issue(
             reason=result.reason,
             cost=result.cost,
             cost_known=result.cost_known,
+            tokens=result.tokens,
+            cache_read_share=result.cache_read_share,
+            peak_context=result.peak_context,
             commits=[s for _, s in result.commits],
         )
         run.save_state(result.outcome, result.reason)
@@ -533,6 +540,7 @@ class _Run:
                 writable=writable,
                 bash_timeout=self.config.bash_timeout,
                 protected=protected,
+                sandbox=sandbox_for(self.config.sandbox, unattended=False),
             )
         model = getattr(self.config.models, role)
         agent = Agent(
@@ -638,7 +646,8 @@ class _Run:
         parent = Path(tempfile.mkdtemp(prefix="harness-review-"))
         path = gitops.add_detached_worktree(self.p.root, parent / "checkout", rev)
         try:
-            yield Workspace(path, writable=False, bash_timeout=self.config.bash_timeout)
+            sandbox = sandbox_for(self.config.sandbox, unattended=False)
+            yield Workspace(path, writable=False, bash_timeout=self.config.bash_timeout, sandbox=sandbox)
         finally:
             with contextlib.suppress(Exception):
                 gitops.remove_worktree(self.p.root, path)

@@ -31,6 +31,11 @@ def read_table(root: Path) -> tuple[dict[str, Any], Path | None]:
         section = tool.get("harness") if isinstance(tool, dict) else None
         if isinstance(section, dict):
             return section, pyproject
+        if section is not None:
+            raise UsageError(
+                f"{pyproject}: field `tool.harness`: must be a table, not {_type_name(section)}",
+                hint="write the settings under a `[tool.harness]` header, or remove `tool.harness`",
+            )
     return {}, None
 
 
@@ -61,9 +66,23 @@ def guard_settings(root: Path) -> tuple[str, tuple[str, ...]]:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text", hint="save the file as UTF-8") from exc
+    except OSError as exc:
+        raise UsageError(
+            f"{path}: cannot read the file: {exc.strerror or exc}", hint="make it a readable file"
+        ) from exc
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML: {exc}", hint="fix the syntax at that line") from exc
+    except ValueError as exc:  # an integer too long to convert
+        raise UsageError(f"{path}: invalid TOML: {exc}", hint="shorten the value") from exc
+    except RecursionError as exc:
+        raise UsageError(
+            f"{path}: invalid TOML: arrays or tables nested too deeply to read", hint="flatten the nesting"
+        ) from exc
 
 
 def _type_name(value: object) -> str:

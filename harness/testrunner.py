@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -242,11 +243,44 @@ def _read_tail(path: Path, chars: int = TAIL_CHARS) -> str:
 
 
 def _load_json(path: Path) -> dict[str, Any] | None:
+    """The plugin's report, or None when there is none or it is not one the plugin writes (truncated,
+    garbled, overwritten by the suite): such a run counts as one that did not report."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
-    return data if isinstance(data, dict) else None
+    return data if _is_report(data) else None
+
+
+def _is_report(data: object) -> bool:
+    """``data`` has the shape :func:`_build_report` reads."""
+    if not isinstance(data, dict) or not _is_opt(data.get("collected"), int) or (data.get("collected") or 0) < 0:
+        return False
+    tests, errors = data.get("tests", []), data.get("collection_errors", [])
+    if not isinstance(tests, list) or not isinstance(errors, list):
+        return False
+    entries = [*tests, *errors]
+    if not all(isinstance(item, dict) and isinstance(item.get("nodeid"), str) for item in entries):
+        return False
+    text_fields = ("outcome", "phase", "exc_type", "message")
+    return all(_is_opt(item.get(key), str) for item in entries for key in text_fields) and all(
+        _is_duration(item.get("duration")) for item in tests
+    )
+
+
+def _is_opt(value: object, kind: Any) -> bool:
+    return value is None or (isinstance(value, kind) and not isinstance(value, bool))
+
+
+def _is_duration(value: object) -> bool:
+    if value is None:
+        return True
+    if not _is_opt(value, int | float):
+        return False
+    try:
+        return math.isfinite(cast(float, value))
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def _build_report(

@@ -2,6 +2,8 @@
 
 Every failure the model can act on is a :class:`ToolRefusal` whose message says what to do instead;
 nothing here lets a path (relative, ``..``, absolute or through a symlink) reach outside the root.
+``bash`` commands pass :mod:`harness.sandbox`'s policy first and may run under bubblewrap; what is
+confined and what is not is in docs/sandbox.md.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import fnmatch
 import functools
 import os
 import re
+import secrets
 import signal
 import subprocess
 import tempfile
@@ -24,8 +27,9 @@ from typing import IO, ParamSpec
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.envscrub import scrubbed_env
+from harness.envscrub import is_secret_name, scrubbed_env
 from harness.fsutil import atomic_write_text
+from harness.sandbox import Bwrap, check_command
 
 __all__ = [
     "READ_ONLY_TOOLS",
@@ -60,6 +64,11 @@ NAME_MAX_BYTES = 255
 # Path.mkdir(parents=True) recurses once per missing directory.
 PATH_MAX_DEPTH = 256
 _BRACE_EXPANSION_LIMIT = 256
+# Every process a `bash` call starts inherits this variable, so leftovers that left the process group
+# (`setsid`, a double fork) are still found and killed when the call ends.
+BASH_CALL_VARIABLE = "HARNESS_BASH_CALL"
+# Shorter values are too likely to occur in ordinary output to be worth redacting.
+_SECRET_MIN_CHARS = 8
 
 _P = ParamSpec("_P")
 
@@ -208,8 +217,9 @@ WORKSPACE_TOOLS: dict[str, ToolSpec] = {
                 "harness (usually 120 s, at most 600 s; pass `timeout` in seconds for longer commands); on "
                 "timeout the command and its children are killed. stdin is empty, secrets are not in the "
                 "environment, and background processes are killed when the command returns. Very long output "
-                "keeps its beginning and end. Prefer `read`, `glob`, `grep` and `edit` over cat, find, grep "
-                "and sed."
+                "keeps its beginning and end. Commands that push, commit, rewrite history, switch or delete "
+                "branches, or change files outside the workspace are refused: the harness commits your work "
+                "itself. Prefer `read`, `glob`, `grep` and `edit` over cat, find, grep and sed."
             ),
             input_model=BashInput,
         ),
@@ -277,17 +287,20 @@ def _os_error_message(exc: OSError, root: Path) -> str:
     return f"{exc.strerror or exc}{where}; check the path with `glob` and try again"
 
 
-def _refuse_os_errors(method: Callable[_P, str]) -> Callable[_P, str]:
-    """Turn file-system failures (name too long, permissions, ...) into refusals instead of crashes."""
+def _tool(method: Callable[_P, str]) -> Callable[_P, str]:
+    """A tool method: file-system failures (name too long, permissions, ...) become refusals instead of
+    crashes, and secret values from the harness's environment never reach the model."""
 
     @functools.wraps(method)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> str:
+        workspace = args[0]
+        assert isinstance(workspace, Workspace)
         try:
-            return method(*args, **kwargs)
+            return workspace.redact(method(*args, **kwargs))
+        except ToolRefusal as exc:
+            raise ToolRefusal(workspace.redact(str(exc))) from exc
         except OSError as exc:
-            workspace = args[0]
-            root = workspace.root if isinstance(workspace, Workspace) else Path("/")
-            raise ToolRefusal(_os_error_message(exc, root)) from exc
+            raise ToolRefusal(workspace.redact(_os_error_message(exc, workspace.root))) from exc
         except UnicodeEncodeError as exc:
             raise ToolRefusal(
                 "the input contains characters that cannot be encoded as UTF-8 (e.g. lone surrogates); "
@@ -372,6 +385,32 @@ def _read_capped(handle: IO[bytes], limit: int) -> str:
 def _kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+def _kill_marked(marker: str) -> None:
+    """Kill every process whose environment carries ``marker`` (Linux; elsewhere the group kill must do)."""
+    needle = marker.encode()
+    for _ in range(5):  # a process may fork while we look; look again until none is left
+        found = False
+        try:
+            entries = os.listdir("/proc")
+        except OSError:
+            return
+        for entry in entries:
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as handle:
+                    environ = handle.read()
+            except OSError:
+                continue
+            if needle in environ.split(b"\0"):
+                found = True
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(int(entry), signal.SIGKILL)
+        if not found:
+            return
+        time.sleep(0.01)
 
 
 def _format_seconds(seconds: float) -> str:
@@ -480,6 +519,7 @@ class Workspace:
         output_limit: int = 30_000,
         protected: Callable[[str], str | None] | None = None,
         env: Mapping[str, str] | None = None,
+        sandbox: Bwrap | None = None,
     ) -> None:
         self.root: Path = Path(root).resolve()
         self.writable = writable
@@ -488,6 +528,25 @@ class Workspace:
         self.output_limit = output_limit
         self.protected = protected
         self.env = env
+        self.sandbox = sandbox
+
+    def redact(self, text: str) -> str:
+        """``text`` with the values of secret-looking variables of the harness's environment masked.
+
+        The agent's processes never get these variables; this catches what reaches them anyway (another
+        process's ``/proc/PID/environ``, a file a script wrote). Encoded copies still pass: see docs/sandbox.md.
+        """
+        sources = [os.environ] if self.env is None else [os.environ, self.env]
+        found = {
+            value: name
+            for source in sources
+            for name, value in source.items()
+            if is_secret_name(name) and len(value) >= _SECRET_MIN_CHARS
+        }
+        for value in sorted(found, key=len, reverse=True):
+            if value in text:
+                text = text.replace(value, f"[{found[value]} redacted]")
+        return text
 
     # -- paths ---------------------------------------------------------------------------------
 
@@ -578,7 +637,10 @@ class Workspace:
                     "(change the files in the working tree instead)"
                 )
         if self.protected is not None:
-            for candidate in dict.fromkeys((lexical, real)):
+            # Case tricks: on a case-insensitive file system `Harness.toml` is `harness.toml`, and on any other
+            # it collides with it in a checkout there; so the casefolded and on-disk spellings are checked too.
+            variants = (lexical, real, lexical.casefold(), real.casefold(), self._on_disk_spelling(resolved))
+            for candidate in dict.fromkeys(variants):
                 reason = self.protected(candidate)
                 if reason:
                     raise ToolRefusal(reason)
@@ -594,6 +656,27 @@ class Workspace:
                 break
         return resolved
 
+    def _on_disk_spelling(self, path: Path) -> str:
+        """``path`` relative to the root, each existing name spelled as its directory lists it."""
+        parts: list[str] = []
+        current = self.root
+        for part in path.relative_to(self.root).parts:
+            spelled = part
+            try:
+                names = os.listdir(current)
+            except OSError:
+                names = []
+            if part not in names:
+                folded = part.casefold()
+                for name in names:
+                    with contextlib.suppress(OSError):
+                        if name.casefold() == folded and (current / name).samefile(current / part):
+                            spelled = name
+                            break
+            parts.append(spelled)
+            current = current / spelled
+        return "/".join(parts) or "."
+
     # -- dispatch ------------------------------------------------------------------------------
 
     def call(self, name: str, input: BaseModel) -> str:
@@ -607,7 +690,7 @@ class Workspace:
 
     # -- read ----------------------------------------------------------------------------------
 
-    @_refuse_os_errors
+    @_tool
     def read(self, path: str, offset: int | None = None, limit: int | None = None) -> str:
         if offset is not None and offset < 1:
             raise ToolRefusal("offset is 1-based; use offset=1 (or omit it) to start at the first line")
@@ -664,14 +747,14 @@ class Workspace:
 
     # -- write / edit --------------------------------------------------------------------------
 
-    @_refuse_os_errors
+    @_tool
     def write(self, path: str, content: str) -> str:
         target = self._writable_target(path)
         atomic_write_text(target, content)
         shown = os.path.normpath(path).replace(os.sep, "/")
         return f"wrote {shown} ({_count_lines(content)} lines, {len(content.encode('utf-8'))} bytes)"
 
-    @_refuse_os_errors
+    @_tool
     def edit(self, path: str, old_string: str, new_string: str, replace_all: bool = False) -> str:
         target = self._writable_target(path)
         if not target.exists():
@@ -728,6 +811,12 @@ class Workspace:
         env["PWD"] = str(self.root)
         return env
 
+    def _argv(self, command: str, env: dict[str, str]) -> list[str]:
+        argv = ["/bin/bash", "-c", command]
+        if self.sandbox is None:
+            return argv
+        return self.sandbox.wrap(argv, root=self.root, env=env)
+
     def _wait(self, proc: subprocess.Popen[bytes], output: IO[bytes], limit: float) -> str | None:
         """Wait for ``proc``; a note when it had to be stopped (timeout, runaway output), else None."""
         deadline = time.monotonic() + limit
@@ -750,7 +839,7 @@ class Workspace:
                     "children were killed. Filter the output (e.g. `| tail -n 50`) or redirect it to a file]"
                 )
 
-    @_refuse_os_errors
+    @_tool
     def bash(self, command: str, timeout: float | None = None) -> str:
         if not command.strip():
             raise ToolRefusal("the command is empty; give a shell command to run, e.g. `ls`")
@@ -759,11 +848,17 @@ class Workspace:
         if timeout is not None and not timeout > 0:
             raise ToolRefusal("timeout must be a positive number of seconds; omit it for the default")
         limit = min(timeout or self.bash_timeout, self.max_bash_timeout)
+        env = self._bash_env()
+        refusal = check_command(command, self.root, home=env.get("HOME"), private_tmp=self.sandbox is not None)
+        if refusal is not None:
+            raise ToolRefusal(refusal)
+        marker = f"{BASH_CALL_VARIABLE}={secrets.token_hex(8)}"
+        env[BASH_CALL_VARIABLE] = marker.split("=", 1)[1]
         with tempfile.TemporaryFile() as output:
             proc = subprocess.Popen(
-                ["/bin/bash", "-c", command],
+                self._argv(command, env),
                 cwd=self.root,
-                env=self._bash_env(),
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -775,6 +870,7 @@ class Workspace:
                 # Also reaps leftovers of a finished command: nothing the agent started outlives its call.
                 _kill_group(proc.pid)
                 proc.wait()
+                _kill_marked(marker)
             text = _read_capped(output, self.output_limit)
         if ended is None:
             code = proc.returncode
@@ -826,7 +922,7 @@ class Workspace:
                 if name not in EXCLUDED_DIRS:
                     yield base / name
 
-    @_refuse_os_errors
+    @_tool
     def glob(self, pattern: str) -> str:
         pattern = self._check_pattern(pattern, "pattern")
         expansions = _expand_braces(pattern)
@@ -870,7 +966,7 @@ class Workspace:
 
     # -- grep ----------------------------------------------------------------------------------
 
-    @_refuse_os_errors
+    @_tool
     def grep(self, pattern: str, path: str | None = None, glob: str | None = None) -> str:
         if not pattern:
             raise ToolRefusal("the pattern is empty; give a regular expression to search for, e.g. `def main`")
