@@ -6,6 +6,10 @@ GitPython is imported here only, lazily, so commands that do not touch git start
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -116,16 +120,24 @@ def discard_harness_branch(repo_path: Path, path: Path, branch: str) -> bool:
     return True
 
 
-def remove_worktree(repo_path: Path, path: Path) -> None:
+@contextlib.contextmanager
+def throwaway_checkouts(repo_path: Path, *revs: str) -> Iterator[list[Path]]:
+    """Detached checkouts of ``revs`` in a temp dir, removed afterwards: for agents that read and may
+    run commands but whose changes must never reach a branch."""
     repo = open_repo(repo_path)
-    repo.git.worktree("remove", "--force", str(path))
-
-
-def add_detached_worktree(repo_path: Path, path: Path, rev: str) -> Path:
-    """A throwaway checkout of ``rev`` (for read-only agents that may still run commands)."""
-    repo = open_repo(repo_path)
-    repo.git.worktree("add", "--detach", str(path), rev)
-    return path.resolve()
+    parent = Path(tempfile.mkdtemp(prefix="harness-checkout-"))
+    made: list[Path] = []
+    try:
+        for index, rev in enumerate(revs):
+            path = parent / str(index)
+            repo.git.worktree("add", "--detach", str(path), rev)
+            made.append(path.resolve())
+        yield made
+    finally:
+        for path in made:
+            with contextlib.suppress(Exception):
+                repo.git.worktree("remove", "--force", str(path))
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 def _identity_flags(repo: git.Repo) -> list[str]:

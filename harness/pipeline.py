@@ -15,8 +15,6 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import json
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -643,15 +641,9 @@ class _Run:
     @contextlib.contextmanager
     def throwaway(self, rev: str) -> Iterator[Workspace]:
         """A detached checkout of ``rev`` for a read-only agent that may still run commands."""
-        parent = Path(tempfile.mkdtemp(prefix="harness-review-"))
-        path = gitops.add_detached_worktree(self.p.root, parent / "checkout", rev)
-        try:
+        with gitops.throwaway_checkouts(self.p.root, rev) as (path,):
             sandbox = sandbox_for(self.config.sandbox, unattended=False)
             yield Workspace(path, writable=False, bash_timeout=self.config.bash_timeout, sandbox=sandbox)
-        finally:
-            with contextlib.suppress(Exception):
-                gitops.remove_worktree(self.p.root, path)
-            shutil.rmtree(parent, ignore_errors=True)
 
     def read_text(self, relpath: str) -> str:
         path = self.worktree.path / relpath

@@ -8,14 +8,11 @@ has read-only tools on a throwaway checkout of the head and no shell, so no netw
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import os
 import re
-import shutil
 import subprocess
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,7 +62,7 @@ def run_review(
     # then is not mistaken for the change reverting it.
     base = _merge_base(root, resolve(root, options.base), head) if options.base else resolve(root, default_base(root))
     spec_text = _read_spec(options.spec) if options.spec else None
-    with _checkouts(root, base, head) as (base_dir, head_dir):
+    with gitops.throwaway_checkouts(root, base, head) as (base_dir, head_dir):
         config = load_config(base_dir)
         # Pinned flags: the lines we think are commentable must be the ones GitHub's own PR diff shows,
         # whatever the user's diff.* settings say.
@@ -334,21 +331,6 @@ def _read_spec(path: Path) -> str:
         raise UsageError(
             f"--spec {path}: cannot read it ({exc.strerror})", hint="pass the PR description as a file"
         ) from exc
-
-
-@contextlib.contextmanager
-def _checkouts(root: Path, base: str, head: str) -> Iterator[tuple[Path, Path]]:
-    parent = Path(tempfile.mkdtemp(prefix="harness-review-"))
-    made: list[Path] = []
-    try:
-        for name, rev in (("base", base), ("head", head)):
-            made.append(gitops.add_detached_worktree(root, parent / name, rev))
-        yield made[0], made[1]
-    finally:
-        for path in made:
-            with contextlib.suppress(Exception):
-                gitops.remove_worktree(root, path)
-        shutil.rmtree(parent, ignore_errors=True)
 
 
 def _merge_base(root: Path, base: str, head: str) -> str:
