@@ -5,7 +5,10 @@ the runner copies this file's text next to a temp report and loads it with
 ``-p _harness_report_plugin``. So: the standard library and pytest only.
 
 The report path comes from the ``HARNESS_PYTEST_REPORT`` environment variable; without it
-the plugin does nothing.
+the plugin does nothing. The variable is taken out of the environment as soon as this module is
+imported (``-p`` plugins load before any conftest.py), so the suite under test, and the processes
+it starts, cannot read where the report goes and forge it. That is one layer only: code in the same
+process can still find the plugin; guard rule HG012 refuses test code that goes looking.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import pluggy
 import pytest
 
 REPORT_ENV = "HARNESS_PYTEST_REPORT"
+RECORDER_NAME = "harness-report-recorder"
 REPORT_VERSION = 1
 MAX_MESSAGE = 2000
 MAX_COLLECT_MESSAGE = 4000
@@ -269,9 +273,13 @@ class _Recorder:
             raise
 
 
+# Popped at import, not in pytest_configure: the initial conftest.py files are imported in between.
+# pytest-xdist starts its workers later, from this environment, so they never see the variable; they
+# need no path anyway, since they forward their reports to the controller, which writes the one file.
+_REPORT_PATH = os.environ.pop(REPORT_ENV, None)
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    path = os.environ.get(REPORT_ENV)
-    # xdist workers forward their reports to the controller, which writes the one file.
-    if not path or hasattr(config, "workerinput"):
+    if not _REPORT_PATH or hasattr(config, "workerinput"):
         return
-    config.pluginmanager.register(_Recorder(path), "harness-report-recorder")
+    config.pluginmanager.register(_Recorder(_REPORT_PATH), RECORDER_NAME)

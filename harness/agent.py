@@ -24,6 +24,7 @@ runs our workspace tools on the reply. Deliberate choices:
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +90,7 @@ class HarnessTool(BetaBuiltinFunctionTool):
 
     def call(self, input: object) -> str:
         start = time.monotonic()
+        input = _scrubbed(input)
         raw = input if isinstance(input, dict) else {}
         try:
             parsed = self._model.model_validate(input)
@@ -127,8 +129,10 @@ class Agent:
         workspace: Workspace | None = None,
         workspace_tools: Sequence[str] = (),
         result_filter: Callable[[str], str] | None = None,
+        progress: Callable[[], str] | None = None,
     ) -> None:
         self._result_filter = result_filter  # e.g. sanitising untrusted file contents for a reviewer
+        self._progress = progress  # the harness's record of the step so far, for a hand-off (e.g. the interview)
         self.role, self.phase, self.model, self.system = role, phase, model, system
         self._client, self._trace, self._ledger, self._limits = client, trace, ledger, limits
         self._role_tools = tuple(role_tools)
@@ -136,6 +140,7 @@ class Agent:
         self._workspace_tools = tuple(workspace_tools)
         self.messages: list[Any] = []
         self.turns = 0
+        self._step_turns = 0  # what [limits] max_turns caps; reset by ``new_step``
         self.peak_context = 0
         self.handoffs = 0
         self._last_role_call: RoleCall | None = None
@@ -162,6 +167,10 @@ class Agent:
             handoff_chars=len(prompt),
         )
         return self._converse([{"type": "text", "text": prompt}])
+
+    def new_step(self) -> None:
+        """Start counting turns against ``[limits] max_turns`` afresh (an interview caps turns per question)."""
+        self._step_turns = 0
 
     def use_workspace(self, workspace: Workspace) -> None:
         """Point the workspace tools at another checkout (a fresh throwaway copy for a new round)."""
@@ -209,7 +218,11 @@ class Agent:
             self._trace.event("reminder", agent=self.role, phase=self.phase, text=reminder)
             dangling = [_result(i, note, error=True) for i, note in self._unanswered]
             self._unanswered = []
-            self.messages.append({"role": "user", "content": [*dangling, {"type": "text", "text": reminder}]})
+            content = [*dangling, {"type": "text", "text": reminder}]
+            if self.messages and self.messages[-1]["role"] == "user":  # the model's turn left nothing behind
+                self.messages[-1] = {"role": "user", "content": [*self.messages[-1]["content"], *content]}
+            else:
+                self.messages.append({"role": "user", "content": content})
 
     def _tools(self) -> list[HarnessTool]:
         specs: list[tuple[str, str, type[BaseModel], Callable[[BaseModel], str] | None]] = []
@@ -258,8 +271,16 @@ class Agent:
                 raise self._api_failure(f"HTTP {exc.status_code}: {_api_message(exc)}") from exc
             except anthropic.APIConnectionError as exc:
                 raise self._api_failure(f"connection failed: {exc}") from exc
+            except (anthropic.APIResponseValidationError, ValueError, TypeError, AttributeError, KeyError) as exc:
+                # A 200 whose body is not a message (an HTML error page from a proxy, JSON cut short).
+                raise self._api_failure(f"the reply was not a message: {type(exc).__name__}: {exc}") from exc
             self._record(message, time.monotonic() - started)
-            self.messages.append(message.to_param())
+            if not message.content:
+                # The API does answer end_turn with no content at all; an empty assistant message would
+                # make the next request invalid, so the turn leaves no trace in the history.
+                runner.close()
+                return None
+            self.messages.append(_scrubbed(message.to_param()))
             tool_uses = [block for block in message.content if block.type == "tool_use"]
             role_use = next((b for b in tool_uses if b.name in self._role_tools), None)
             if role_use is not None and message.stop_reason == "tool_use":
@@ -280,7 +301,7 @@ class Agent:
                     )
                     self._actions.append((role_use.name, key_input(role_use.name, role_use.input), "submitted"))
                     return RoleCall(role_use.name, parsed, role_use.id)
-            results = runner.generate_tool_call_response() if message.stop_reason == "tool_use" else None
+            results = self._tool_results(runner, tool_uses) if message.stop_reason == "tool_use" else None
             runner.close()
             if results is None:
                 why = (
@@ -293,9 +314,37 @@ class Agent:
                 return None
             self.messages.append(results)
 
+    def _tool_results(self, runner: Any, tool_uses: list[Any]) -> Any:
+        """The runner's results for this turn's tool calls, with our own answer to a tool that does not exist.
+
+        The runner answers an unknown name with a bare "not found" and a developer-facing warning; the
+        model needs the list of what it may call instead.
+        """
+        offered = [*self._workspace_tools, *self._role_tools]
+        unknown = {b.id: b for b in tool_uses if b.name not in offered}
+        with warnings.catch_warnings():
+            if unknown:
+                warnings.filterwarnings("ignore", message=r"Tool '.*' not found in tool runner")
+            results = runner.generate_tool_call_response()
+        if results is None or not unknown:
+            return results
+        content = list(results["content"])
+        for index, block in enumerate(content):
+            call = unknown.get(block.get("tool_use_id"))
+            if call is None:
+                continue
+            message = (
+                f"There is no tool named `{call.name}`. The tools you can call in this step are: "
+                + ", ".join(f"`{name}`" for name in offered)
+                + "."
+            )
+            self._on_tool(str(call.name), call.input if isinstance(call.input, dict) else {}, message, True, 0.0)
+            content[index] = _result(call.id, message, error=True)
+        return {**results, "content": content}
+
     def _before_call(self) -> None:
         self._ledger.check(next_call=self._last_cost)
-        if self.turns >= self._limits.max_turns:
+        if self._step_turns >= self._limits.max_turns:
             raise AgentFailed(
                 f"the {self.role} used all {self._limits.max_turns} turns of the {self.phase} step",
                 hint="raise [limits] max_turns in harness.toml, or split the issue into thinner slices",
@@ -339,6 +388,8 @@ class Agent:
             lines.append(f"- ({len(self._actions) - len(actions)} earlier calls not listed)")
         lines += [f"- {tool} {key}".rstrip() + f" → {outcome}" for tool, key, outcome in actions] or ["- (none)"]
         lines.append("\nFiles you wrote or edited: " + (", ".join(self._files) or "none"))
+        if self._progress is not None:
+            lines.append("\n" + self._progress())
         calls = _calls_by_id(self.messages[-2]) if len(self.messages) > 1 else {}
         pending_texts = [_pending_text(block, calls) for block in pending if isinstance(block, dict)]
         if self._last_gate is not None and not any(self._last_gate in t for t in pending_texts):
@@ -360,6 +411,7 @@ class Agent:
 
     def _record(self, message: Any, latency: float) -> None:
         self.turns += 1
+        self._step_turns += 1
         inp, out, write, read, cost = usage_cost(self.model, message.usage)
         context = inp + write + read
         self.peak_context = max(self.peak_context, context)
@@ -390,7 +442,7 @@ class Agent:
                     "(not zero), and the budget cannot limit them"
                 ),
             )
-        text = " ".join(b.text for b in message.content if b.type == "text")
+        text = _scrubbed(" ".join(b.text for b in message.content if b.type == "text"))
         self._trace.event(
             "model_call",
             agent=self.role,
@@ -425,6 +477,29 @@ class Agent:
             duration=round(duration, 3),
             result=result[:500],
         )
+
+
+def _scrubbed(value: Any) -> Any:
+    """``value`` with every lone UTF-16 surrogate in its strings replaced by U+FFFD.
+
+    A gateway can hand us JSON such as ``"\\ud83d"`` (half an emoji); Python keeps it as a lone surrogate,
+    which no UTF-8 request, file or trace can encode.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+    if isinstance(value, dict):
+        return {key: _scrubbed(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrubbed(item) for item in value]
+    if isinstance(value, BaseModel):  # a reply's blocks stay SDK models in the history
+        fields = {name: getattr(value, name) for name in type(value).model_fields}
+        changed = {name: new for name, old in fields.items() if (new := _scrubbed(old)) is not old and new != old}
+        return value.model_copy(update=changed) if changed else value
+    return value
 
 
 def _with_breakpoints(messages: list[Any]) -> list[Any]:

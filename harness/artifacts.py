@@ -46,6 +46,10 @@ class Issue(Strict):
     status: IssueStatus = "todo"
     blocked_by: list[str] = Field(default_factory=list)
     github: int | None = None
+    key: str | None = Field(
+        default=None, description="the slicer's key for this slice; a re-slice keeps the id of the issue with its key"
+    )
+    user_stories: list[int] = Field(default_factory=list, description="numbers of the PRD user stories it serves")
     body: str = Field(default="", exclude=True)
     slug: str = Field(default="", exclude=True)
 
@@ -411,10 +415,17 @@ def _validate(model: type[Any], data: dict[str, Any], path: Path) -> Any:
 
 def export_schemas(directory: Path) -> list[Path]:
     """Write the JSON schema of each artifact to ``directory`` (contracts/ in this project)."""
+    from harness.plan_models import Prd, Transcript  # they build on this module
     from harness.roles import ROLE_INPUTS
 
     written = []
-    models: dict[str, type[BaseModel]] = {"issue": Issue, "contract": Contract, "verdict": Verdict}
+    models: dict[str, type[BaseModel]] = {
+        "issue": Issue,
+        "contract": Contract,
+        "verdict": Verdict,
+        "prd": Prd,
+        "grill": Transcript,
+    }
     models.update({f"tool.{name}": m for name, m in ROLE_INPUTS.items()})
     for name, model in models.items():
         path = directory / f"{name}.schema.json"

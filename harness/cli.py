@@ -61,6 +61,104 @@ def init(repo: RepoOption = Path("."), as_json: JsonOption = False) -> None:
     console.print("next: write an issue in .harness/issues/001-<slug>.md, then `harness run 001`", markup=False)
 
 
+AnswersOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--answers",
+        help="Answer from this file (YAML or Markdown list; empty or /rec = recommended, /all = the rest) "
+        "instead of the terminal.",
+    ),
+]
+YesOption = Annotated[bool, typer.Option("--yes", help="Never ask; with nobody to answer, fail with exit 2.")]
+
+
+def _plan_io(as_json: bool, yes: bool = False) -> Any:
+    from harness.plan_commands import Io
+
+    return Io(err=_err(), out=Console(highlight=False), as_json=as_json, yes=yes)
+
+
+@app.command()
+def grill(
+    idea: Annotated[str | None, typer.Argument(help="The idea, in a sentence or a paragraph.")] = None,
+    answers: AnswersOption = None,
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="Continue the interview with this slug (.harness/grills/).")
+    ] = None,
+    yes: YesOption = False,
+    repo: RepoOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """Interview: one question at a time with a recommended answer, until you confirm the summary."""
+    from harness.plan_commands import run_grill_command
+
+    _plan(lambda: run_grill_command(repo, idea, answers, resume, _plan_io(as_json, yes)))
+
+
+@app.command()
+def prd(
+    grill_name: Annotated[
+        str | None,
+        typer.Argument(help="The interview: slug or path (default: the newest).", metavar="GRILL", show_default=False),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Write the PRD again even if it exists.")] = False,
+    repo: RepoOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """Write the PRD (.harness/prds/<slug>.md) from a finished interview."""
+    from harness.plan_commands import run_prd_command
+
+    _plan(lambda: run_prd_command(repo, grill_name, force, _plan_io(as_json)))
+
+
+@app.command("slice")
+def slice_command(
+    prd_name: Annotated[
+        str | None,
+        typer.Argument(help="The PRD: slug or path (default: the newest).", metavar="PRD", show_default=False),
+    ] = None,
+    github: Annotated[
+        bool, typer.Option("--github", help="Also create the issues on GitHub (gh, or GITHUB_TOKEN).")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Accept the slices without the interactive review.")] = False,
+    repo: RepoOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """Split a PRD into vertical-slice issues (.harness/issues/), checked and reviewed before writing."""
+    from harness.plan_commands import run_slice_command
+
+    _plan(lambda: run_slice_command(repo, prd_name, github, _plan_io(as_json, yes)))
+
+
+@app.command()
+def plan(
+    idea: Annotated[str | None, typer.Argument(help="The idea, in a sentence or a paragraph.")] = None,
+    answers: AnswersOption = None,
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="Continue the plan of this slug where it stopped.")
+    ] = None,
+    github: Annotated[bool, typer.Option("--github", help="Also create the issues on GitHub.")] = False,
+    yes: YesOption = False,
+    repo: RepoOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """grill → prd → slice in one go; --resume continues at the first step not done."""
+    from harness.plan_commands import run_plan_command
+
+    _plan(lambda: run_plan_command(repo, idea, answers, resume, github, _plan_io(as_json, yes)))
+
+
+def _plan(command: Any) -> None:
+    try:
+        code = command()
+    except HarnessError as exc:
+        raise _fail(exc) from exc
+    except KeyboardInterrupt:
+        _err().print("interrupted (Ctrl-C); what was answered so far is saved", markup=False)
+        raise typer.Exit(EXIT_INCOMPLETE) from None
+    raise typer.Exit(code)
+
+
 @app.command()
 def run(
     issue: Annotated[str, typer.Argument(help="Issue id, e.g. 001 (file .harness/issues/001-<slug>.md).")],

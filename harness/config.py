@@ -39,6 +39,7 @@ class Limits(_Section):
     green_attempts: int = Field(5, ge=1, description="tries to make the tests pass with no regression")
     evaluator_rounds: int = Field(3, ge=1, description="test-review rounds")
     fix_rounds: int = Field(2, ge=0, description="times a failed verdict goes back to the generator")
+    slice_attempts: int = Field(3, ge=1, description="slicer submissions before `harness slice` gives up")
     stuck_after: int = Field(3, ge=2, description="the same failure this many times in a row ends the run")
     role_tool_reminders: int = Field(
         2, ge=0, description="reminders before an agent that never calls its role tool fails"
@@ -112,6 +113,7 @@ red_attempts = {limits.red_attempts}
 green_attempts = {limits.green_attempts}
 evaluator_rounds = {limits.evaluator_rounds}
 fix_rounds = {limits.fix_rounds}
+slice_attempts = {limits.slice_attempts}
 stuck_after = {limits.stuck_after}
 role_tool_reminders = {limits.role_tool_reminders}
 max_turns = {limits.max_turns}

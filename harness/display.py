@@ -32,6 +32,8 @@ _OUTCOME_STYLE = {
 def describe(event: dict[str, Any]) -> str | None:
     """One line for a trace event worth showing, or None."""
     kind = event["kind"]
+    if kind == "run_started" and "step" in event:
+        return f"{event['step']}: {event['issue']} (trace: .harness/runs/{event['run_id']})"
     if kind == "run_started":
         return f"run {event['run_id']}: issue {event['issue']} '{event['title']}' on {event['branch']}"
     if kind == "phase":
@@ -77,6 +79,13 @@ def describe(event: dict[str, Any]) -> str | None:
         return f"commit {event['sha'][:10]} {event['subject']}"
     if kind == "verdict":
         return f"verdict: {event['verdict']} ({event['met']}/{event['total']} criteria met)"
+    if kind == "slices_rejected":
+        problems = "".join(f"\n  - {problem}" for problem in event["problems"])
+        return f"slices rejected (submission {event['attempt']}), sent back to the slicer:{problems}"
+    if kind == "slices_accepted":
+        return f"slices accepted (submission {event['attempt']}): {', '.join(event['slices'])}"
+    if kind == "prd_written":
+        return f"PRD written: {event['path']} ({event['stories']} user stories)"
     if kind in ("reminder", "agent_failed", "api_error"):
         return f"{event['agent']}: {event.get('reason') or event.get('error') or event.get('text')}"
     return None

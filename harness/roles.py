@@ -20,6 +20,7 @@ from harness.artifacts import (
     Objection,
     Strict,
 )
+from harness.plan_models import AskUser, FinishInterview, SubmitIssues, SubmitPrd
 
 
 class TestsReady(Strict):
@@ -65,6 +66,31 @@ class RoleTool:
 ROLE_TOOLS: dict[str, RoleTool] = {
     tool.name: tool
     for tool in (
+        RoleTool(
+            "ask_user",
+            "Ask the user one question about one decision, with the answer you recommend and one line on why. "
+            "Ends your turn; the result is the user's answer (their own words, or your recommendation accepted). "
+            "Never ask what the repository can tell you: look it up with `read`, `glob` and `grep` first.",
+            AskUser,
+        ),
+        RoleTool(
+            "finish_interview",
+            "Propose to end the interview: a short summary of the shared understanding and every decision "
+            "settled (question and answer). The user confirms it, or says what is wrong and the interview goes on.",
+            FinishInterview,
+        ),
+        RoleTool(
+            "submit_prd",
+            "Submit the product requirements document and end your turn. The harness validates it and answers "
+            "with any problem to fix.",
+            SubmitPrd,
+        ),
+        RoleTool(
+            "submit_issues",
+            "Submit the vertical slices and end your turn. The harness checks the dependency graph and the "
+            "slicing and answers with every problem to fix, or accepts them.",
+            SubmitIssues,
+        ),
         RoleTool(
             "propose_contract",
             "Propose the done-contract and end your turn. Each criterion is one behaviour a user could "

@@ -121,9 +121,12 @@ def run_tests(
         raise TestRunError("the test command is empty", hint=_HINT)
     workdir = Path(workdir).resolve()
     scratch = Path(tempfile.mkdtemp(prefix="harness-pytest-"))
+    # The report gets a directory of its own, off PYTHONPATH: a test that finds the plugin's copy through
+    # sys.path finds no report file next to it to forge (the plugin drops the variable naming it).
+    report_dir = Path(tempfile.mkdtemp(prefix="harness-report-"))
     try:
         (scratch / f"{PLUGIN_MODULE}.py").write_text(_plugin_source(), encoding="utf-8")
-        report_path = scratch / "report.json"
+        report_path = report_dir / "report.json"
         log_path = scratch / "output.log"
         child_env = _child_env(workdir, scratch, report_path, env)
         argv = [_resolve_executable(command[0], child_env, workdir), *command[1:], *PYTEST_ARGS, *node_ids]
@@ -149,6 +152,7 @@ def run_tests(
         return _build_report(_load_json(report_path), exit_code, timed_out, duration, _read_tail(log_path))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(report_dir, ignore_errors=True)
 
 
 def _plugin_source() -> str:

@@ -236,7 +236,9 @@ def render(
     started = next((e for e in events if e.get("kind") == "run_started"), None)
     finished = next((e for e in reversed(events) if e.get("kind") == "run_finished"), None)
     title = f"trace {source}"
-    if started:
+    if started and started.get("step"):  # a planning step: grill, prd or slice
+        title = f"{started['step']} {started.get('issue')} (run {started.get('run_id')})"
+    elif started:
         title = f"run {started.get('run_id')}: issue {started.get('issue')} '{started.get('title')}'"
     if finished:
         title += f" — {str(finished.get('outcome')).upper()}"

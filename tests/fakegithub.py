@@ -10,6 +10,9 @@ Endpoints (everything else answers 404 like GitHub does):
 
 - ``GET/POST /repos/{repo}/issues/{pr}/comments``, ``PATCH /repos/{repo}/issues/comments/{id}``
 - ``GET /repos/{repo}/pulls/{pr}/comments`` (review comments), ``POST /repos/{repo}/pulls/{pr}/reviews``
+- ``POST /repos/{repo}/issues`` (new issues, numbered after every pull request and issue so far, as GitHub
+  does), ``GET /repos/{repo}/issues`` and ``GET /repos/{repo}/issues/{number}``; the created issues are in
+  ``issues``. ``issues_enabled=False`` answers 410 "Issues are disabled for this repo".
 
 What it models, as GitHub does:
 
@@ -106,8 +109,11 @@ class FakeGitHub:
         page_size: int | None = None,
         read_only: bool = False,
         user: Mapping[str, Any] | None = None,
+        issues_enabled: bool = True,
     ) -> None:
         self.repo = repo
+        self.issues_enabled = issues_enabled
+        self.issues: dict[int, dict[str, Any]] = {}
         self.token = token
         self.page_size = page_size
         self.read_only = read_only
@@ -252,6 +258,8 @@ class FakeGitHub:
         rest = path[len(prefix) :]
         if method != "GET" and self.read_only:
             return _error(403, "Resource not accessible by integration")
+        if rest == "/issues" or re.fullmatch(r"/issues/\d+", rest):
+            return self._issues(method, path, rest, query, body)
         if match := re.fullmatch(r"/issues/comments/(\d+)", rest):
             if method == "PATCH":
                 return self._edit_issue_comment(int(match.group(1)), body)
@@ -275,6 +283,38 @@ class FakeGitHub:
         if endpoint == ("POST", "pulls", "reviews"):
             return self._create_review(pull, body)
         return _error(404, "Not Found")
+
+    def _issues(self, method: str, path: str, rest: str, query: dict[str, str], body: Any) -> _Response:
+        if not self.issues_enabled:
+            return _error(410, "Issues are disabled for this repo")
+        if rest != "/issues":
+            issue = self.issues.get(int(rest.rsplit("/", 1)[1]))
+            return _Response(200, dict(issue)) if method == "GET" and issue else _error(404, "Not Found")
+        if method == "GET":
+            return self._page(path, query, list(self.issues.values()))
+        if method != "POST":
+            return _error(404, "Not Found")
+        if not isinstance(body, dict):
+            return _error(400, "Problems parsing JSON")
+        title, text = body.get("title"), body.get("body")
+        if not isinstance(title, str) or not title.strip():
+            return _error(422, "Validation Failed", [{"resource": "Issue", "code": "missing_field", "field": "title"}])
+        if text is not None and not isinstance(text, str):
+            return _error(422, "Invalid request.", ["For 'properties/body', it is not a string or null."])
+        if text is not None and len(text) > MAX_BODY:
+            return _error(422, "Validation Failed", [f"Body is too long (maximum is {MAX_BODY} characters)"])
+        number = max([0, *self.pulls, *self.issues]) + 1
+        issue = {
+            "id": next(self._ids),
+            "number": number,
+            "title": title,
+            "body": text,
+            "state": "open",
+            "user": self.user,
+            "html_url": f"https://github.com/{self.repo}/issues/{number}",
+        }
+        self.issues[number] = issue
+        return _Response(201, dict(issue))
 
     def _page(self, path: str, query: dict[str, str], items: list[dict[str, Any]]) -> _Response:
         try:
@@ -409,6 +449,7 @@ _REASONS = {
     401: "Bad credentials",
     403: "Forbidden",
     404: "Not Found",
+    410: "Gone",
     422: "Unprocessable Entity",
     429: "API rate limit exceeded",
     500: "Server Error",

@@ -404,7 +404,7 @@ def test_a_revise_review_needs_an_objection():
 
 def test_export_schemas_writes_a_json_schema_per_artifact_and_role_tool(tmp_path):
     written = export_schemas(tmp_path)
-    expected = {"issue", "contract", "verdict", *(f"tool.{name}" for name in ROLE_TOOLS)}
+    expected = {"issue", "contract", "verdict", "prd", "grill", *(f"tool.{name}" for name in ROLE_TOOLS)}
     assert {p.name.removesuffix(".schema.json") for p in written} == expected
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in written)
     assert "tool.propose_contract.schema.json" in {p.name for p in written}

@@ -434,26 +434,15 @@ def test_an_unknown_tool_gets_an_error_naming_it(malformed_run: MalformedRun) ->
     assert (Path(malformed_run.doc["worktree"]) / "textkit" / "__init__.py").is_file()  # nothing was deleted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: agent.Agent._run leaves unknown tool names to the SDK runner, whose answer "
-    "\"Error: Tool 'delete_everything' not found\" does not list the tools the model may call",
-)
 def test_an_unknown_tool_error_lists_the_available_tools(malformed_run: MalformedRun) -> None:
     answer = answer_to(malformed_run.api, UNKNOWN_TOOL["id"])
     assert all(name in answer.content for name in ("read", "write", "edit", "bash", "tests_ready"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an unknown tool name makes the SDK runner emit a developer-facing UserWarning "
-    "('... not found in tool runner ... use `append_messages()` ...') that a harness user sees on stderr",
-)
 def test_an_unknown_tool_prints_no_python_warning(malformed_run: MalformedRun) -> None:
     assert [str(w.message) for w in malformed_run.warnings if "not found in tool runner" in str(w.message)] == []
 
 
-@pytest.mark.filterwarnings("ignore:Tool 'delete_everything' not found in tool runner")  # reported above
 def test_a_model_that_keeps_sending_malformed_input_stops_at_max_turns(project: Path, api: FakeMessagesAPI) -> None:
     configure(project, limits={"max_turns": 3})
     expect = "propose_contract"
@@ -472,12 +461,6 @@ def test_a_model_that_keeps_sending_malformed_input_stops_at_max_turns(project: 
     assert state_of(doc)["status"] == "incomplete"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: agent.Agent._run appends an assistant message with empty content (the API does return "
-    "stop_reason end_turn with no content blocks) to the history; the next request is a 400 and the run "
-    "ends with exit 3 as 'the model API could not be reached'",
-)
 def test_an_empty_reply_is_reminded_not_fatal(project: Path, api: FakeMessagesAPI) -> None:
     api.add(
         reply(stop_reason="end_turn", expect_tool="propose_contract"),
@@ -492,12 +475,6 @@ def test_an_empty_reply_is_reminded_not_fatal(project: Path, api: FakeMessagesAP
     assert result.exit_code == 3 and f"without calling `{RED}`" in doc["reason"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeEncodeError,
-    reason="BUG: a lone surrogate in a model's text (JSON '\\ud83d' from a gateway) is kept in agent.Agent.messages; "
-    "the SDK cannot encode the next request and the run crashes with a UnicodeEncodeError traceback",
-)
 def test_a_lone_surrogate_in_a_reply_does_not_crash_the_run(project: Path, api: FakeMessagesAPI) -> None:
     api.add(
         reply(text("Reading \ud83d first"), tool_use("read", path="README.md"), expect_tool="propose_contract"),
@@ -650,11 +627,6 @@ GARBAGE = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: agent.Agent._run catches only APIStatusError and APIConnectionError around next(steps); a 200 "
-    "whose body is not a message crashes the run with a traceback instead of exit 3 with the state kept",
-)
 @pytest.mark.parametrize("kind", sorted(GARBAGE))
 def test_a_gateway_answering_200_with_garbage_ends_the_run_with_exit_3(
     project: Path, api: FakeMessagesAPI, proxy: FaultyProxy, kind: str

@@ -82,8 +82,8 @@ BASE_TESTS = src(
 # --------------------------------------------------------------------------- the catalogue
 
 
-def test_rules_are_exactly_hg001_to_hg011_in_order() -> None:
-    assert list(RULES) == [f"HG{n:03d}" for n in range(1, 12)]
+def test_rules_are_exactly_hg001_to_hg012_in_order() -> None:
+    assert list(RULES) == [f"HG{n:03d}" for n in range(1, 13)]
     names = [rule.name for rule in RULES.values()]
     assert names == [
         "test-file-removed",
@@ -97,6 +97,7 @@ def test_rules_are_exactly_hg001_to_hg011_in_order() -> None:
         "frozen-test-edited",
         "protected-path-changed",
         "test-without-assertion",
+        "test-report-tampering",
     ]
     for rule_id, rule in RULES.items():
         assert isinstance(rule, Rule) and rule.id == rule_id

@@ -5,7 +5,7 @@ Whatever the bytes of a file, reading it either succeeds or raises a UsageError 
 write, and the one in-place edit of a user file (``set_issue_fields``) changes nothing but the
 fields it sets, or refuses and leaves the file as it was.
 
-PRD and answers files have no parser yet; their properties belong here when they do.
+PRD, transcript and answers files are covered in test_planfiles_property.py.
 """
 
 from __future__ import annotations

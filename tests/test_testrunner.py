@@ -382,3 +382,69 @@ def test_plugin_reads_exception_names_from_test_longreprs(longrepr: str, expecte
         when="call",
     )
     assert plugin._exc_type_of(report) == expected
+
+
+SPY_CONFTEST = """
+import os
+
+import pytest
+
+SEEN_AT_IMPORT = os.environ.get("HARNESS_PYTEST_REPORT")
+
+
+@pytest.fixture
+def seen_at_import():
+    return SEEN_AT_IMPORT
+"""
+
+SPY_TESTS = """
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_conftest_did_not_see_it(seen_at_import):
+    assert seen_at_import is None
+
+
+def test_the_test_does_not_see_it():
+    assert os.environ.get("HARNESS_PYTEST_REPORT") is None
+
+
+def test_a_child_process_does_not_see_it():
+    code = "import os; print(os.environ.get('HARNESS_PYTEST_REPORT'))"
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert child.stdout.strip() == "None"
+
+
+def test_forges_a_green_report_if_it_can():
+    path = os.environ.get("HARNESS_PYTEST_REPORT")
+    if path:  # what a cheating test would do with the variable
+        test = {"outcome": "passed", "phase": "call", "exc_type": None, "message": "", "duration": 0.0}
+        tests = [dict(test, nodeid=f"tests/test_spy.py::{name}") for name in ("test_really_fails",)]
+        report = {"version": 1, "pytest_version": "0", "rootdir": ".", "exit_status": 0, "collected": 1,
+                  "tests": tests, "collection_errors": []}
+        Path(path).write_text(json.dumps(report))
+        os._exit(0)
+
+
+def test_really_fails():
+    assert 1 + 1 == 3
+"""
+
+
+def test_the_suite_cannot_see_where_the_report_goes(tmp_path: Path) -> None:
+    write_project(tmp_path, {"conftest.py": SPY_CONFTEST, "tests/test_spy.py": SPY_TESTS})
+
+    report = run_tests(tmp_path, PYTEST)
+
+    assert report.ran and report.collected == 5
+    assert report.passed() == {
+        "tests/test_spy.py::test_conftest_did_not_see_it",
+        "tests/test_spy.py::test_the_test_does_not_see_it",
+        "tests/test_spy.py::test_a_child_process_does_not_see_it",
+        "tests/test_spy.py::test_forges_a_green_report_if_it_can",
+    }
+    assert report.failed() == {"tests/test_spy.py::test_really_fails"}

@@ -25,6 +25,7 @@ from harness.digest import contract_digest
 from harness.errors import UsageError
 from harness.frontmatter import parse as parse_front_matter
 from harness.guard.model import FileChange, GuardContext, GuardFinding, Severity
+from harness.testrunner import PLUGIN_MODULE, REPORT_ENV
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,12 @@ _RULE_LIST = (
     Rule("HG009", "frozen-test-edited", "error", "a test file frozen after test review was changed, deleted or moved"),
     Rule("HG010", "protected-path-changed", "error", "a path protected by the harness configuration was changed"),
     Rule("HG011", "test-without-assertion", "error", "a new test function contains no check at all"),
+    Rule(
+        "HG012",
+        "test-report-tampering",
+        "error",
+        "code names the harness's test report or its plugin, or a test or conftest.py calls os._exit",
+    ),
 )
 RULES: dict[str, Rule] = {rule.id: rule for rule in _RULE_LIST}
 
@@ -267,10 +274,10 @@ class _Run:
         elif _basename(head_path) == "conftest.py":
             out.extend(self._conftest_findings(change))
         elif head_path.endswith(".py"):
-            out.extend(self._detection_findings(change))
+            out.extend(self._code_findings(change))
         return out
 
-    # -- test files: HG002, HG003, HG004, HG011
+    # -- test files: HG002, HG003, HG004, HG011, HG012
 
     def _test_file_findings(self, change: FileChange, base_test: bool) -> list[GuardFinding]:
         diff = self.py_diff(change, base_counts=base_test)
@@ -323,6 +330,7 @@ class _Run:
             if weakened is not None:
                 out.append(weakened)
         out.extend(self._skip_findings(change, diff, base_segments, head_segments))
+        out.extend(self._tampering_findings(change, diff, in_tests=True))
         return out
 
     def _weakened(self, path: str, old: _TestFacts, new: _TestFacts, text: str | None) -> GuardFinding | None:
@@ -388,7 +396,7 @@ class _Run:
                 )
         return out
 
-    # -- conftest.py: HG004, HG006
+    # -- conftest.py: HG004, HG006, HG012
 
     def _conftest_findings(self, change: FileChange) -> list[GuardFinding]:
         diff = self.py_diff(change)
@@ -430,18 +438,28 @@ class _Run:
                 f"{description} at line {line} (`{shown}`): it changes which tests run or how the run is reported."
             )
             out.append(_finding("HG006", path, line, message, fix))
+        out.extend(self._tampering_findings(change, diff, in_tests=True))
         return out
 
-    # -- non-test code: HG007
+    # -- non-test code: HG007, HG012
 
-    def _detection_findings(self, change: FileChange) -> list[GuardFinding]:
+    def _code_findings(self, change: FileChange) -> list[GuardFinding]:
         text = change.new_text
-        # every form HG007 knows names one of these words in the source; a file without them needs no parse
-        if text is None or not any(token in text for token in _DETECTION_TOKENS):
+        # every form either rule knows names one of these words in the source; a file without them needs no parse
+        detects = text is not None and any(token in text for token in _DETECTION_TOKENS)
+        tampers = text is not None and _mentions_any(text, _REPORT_NAMES)
+        if not (detects or tampers):
             return []
         diff = self.py_diff(change)
         if diff is None:
             return []
+        out = self._detection_findings(change, diff) if detects else []
+        if tampers:
+            out.extend(self._tampering_findings(change, diff, in_tests=False))
+        return out
+
+    def _detection_findings(self, change: FileChange, diff: _PyDiff) -> list[GuardFinding]:
+        text = change.new_text
         old = Counter(key for _, _, key, _ in _test_detections(diff.base))
         out: list[GuardFinding] = []
         for line, description, key, severity in _test_detections(diff.head):
@@ -469,6 +487,46 @@ class _Run:
                     + _allow_hint("HG007")
                 )
             out.append(_finding("HG007", change.path, line, message, fix, severity))
+        return out
+
+    # -- every Python file: HG012
+
+    def _tampering_findings(self, change: FileChange, diff: _PyDiff, *, in_tests: bool) -> list[GuardFinding]:
+        text = change.new_text
+        if text is None or not _mentions_any(text, _TAMPERING_TOKENS if in_tests else _REPORT_NAMES):
+            return []
+        old = Counter(key for _, _, key, _ in _report_tampering(diff.base, in_tests))
+        out: list[GuardFinding] = []
+        reported: set[tuple[int, str]] = set()  # the same name twice on one line is one finding
+        for line, description, key, kind in _report_tampering(diff.head, in_tests):
+            if old[key] > 0:
+                old[key] -= 1
+                continue
+            if (line, description) in reported:
+                continue
+            reported.add((line, description))
+            shown = self.line_text(text, line)
+            if kind == "exit":
+                message = (
+                    f"{description} at line {line} (`{shown}`): a test run that ends its own interpreter skips "
+                    "pytest's reporting, so nothing it reports can be trusted."
+                )
+                fix = (
+                    "Do not end the test process. To test code that exits, check `sys.exit()` with "
+                    "`pytest.raises(SystemExit)`, or run the code in a subprocess "
+                    "(`subprocess.run([sys.executable, ...])`) and assert on its exit code. " + _allow_hint("HG012")
+                )
+            else:
+                message = (
+                    f"{description} at line {line} (`{shown}`): code that can reach the harness's test report can "
+                    "forge the result of the run."
+                )
+                fix = (
+                    "Remove it. The harness reads the results of pytest through its own plugin; tests and the code "
+                    "they run must never read, write, import or look up the harness's report, its environment "
+                    "variable or its plugin. Make the tests pass by making the code work. " + _allow_hint("HG012")
+                )
+            out.append(_finding("HG012", change.path, line, message, fix))
         return out
 
 
@@ -1224,6 +1282,76 @@ def _test_detections(stmts: Iterable[ast.stmt]) -> list[tuple[int, str, str, Sev
             and (node.module or "").split(".")[0] in ("pytest", "_pytest")
         ):
             add(node, "imports from pytest", "warning")
+    return sorted(found)
+
+
+# --------------------------------------------------------------------------- report tampering (HG012)
+
+# The names the harness's report machinery goes by: the variable holding the report path, the plugin module
+# that writes the report, and the name its recorder is registered under in pytest's plugin manager.
+_REPORT_NAMES: dict[str, str] = {
+    REPORT_ENV: "report variable",
+    PLUGIN_MODULE: "report plugin",
+    "harness-report-recorder": "report recorder",
+}
+_EXIT_MODULES = frozenset({"os", "posix", "nt"})
+_TAMPERING_TOKENS = (*_REPORT_NAMES, "_exit", "/proc")
+
+
+def _report_name_in(value: object) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if not isinstance(value, str):
+        return None
+    return next((name for name in _REPORT_NAMES if name in value), None)
+
+
+def _reads_proc_environ(value: object) -> bool:
+    """``"/proc/self/environ"`` and the like: a process's initial environment, which still holds the report
+    variable after the plugin has taken it out of ``os.environ``."""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    return isinstance(value, str) and "/proc" in value and "environ" in value
+
+
+def _report_tampering(stmts: Iterable[ast.stmt], in_tests: bool) -> list[tuple[int, str, str, str]]:
+    """(line, description, key, kind) of every reference to the harness's report machinery ("report"), and, with
+    ``in_tests``, every way to end the interpreter behind pytest's back ("exit")."""
+    found: list[tuple[int, str, str, str]] = []
+    inert: set[int] = set()  # docstrings and other bare strings: never run, like comments
+
+    def add(node: ast.expr | ast.stmt, description: str, kind: str) -> None:
+        found.append((node.lineno, description, f"{description}|{ast.dump(node)}", kind))
+
+    for node in _walk(stmts):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            inert.add(id(node.value))
+        elif isinstance(node, ast.Constant):
+            if id(node) in inert:
+                continue
+            name = _report_name_in(node.value)
+            if name is not None:
+                add(node, f"names the harness's {_REPORT_NAMES[name]} `{name}`", "report")
+            elif in_tests and _reads_proc_environ(node.value):
+                add(node, f"names a process's environment file {node.value!r}", "report")
+            elif in_tests and node.value == "_exit":
+                add(node, "looks up `_exit` by name", "exit")
+        elif isinstance(node, ast.Import):
+            if any(alias.name.split(".")[0] == PLUGIN_MODULE for alias in node.names):
+                add(node, f"imports the harness's report plugin `{PLUGIN_MODULE}`", "report")
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            module = (node.module or "").split(".")[0]
+            if module == PLUGIN_MODULE:
+                add(node, f"imports from the harness's report plugin `{PLUGIN_MODULE}`", "report")
+            elif in_tests and module in _EXIT_MODULES and any(alias.name == "_exit" for alias in node.names):
+                add(node, f"imports `{module}._exit`", "exit")
+        elif (
+            in_tests
+            and isinstance(node, ast.Attribute)
+            and node.attr == "_exit"
+            and _last_name(node.value) not in ("self", "cls")
+        ):
+            add(node, f"uses `{ast.unparse(node)}`", "exit")
     return sorted(found)
 
 
