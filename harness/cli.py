@@ -92,7 +92,7 @@ def grill(
     """Interview: one question at a time with a recommended answer, until you confirm the summary."""
     from harness.plan_commands import run_grill_command
 
-    _plan(lambda: run_grill_command(repo, idea, answers, resume, _plan_io(as_json, yes)))
+    _command(lambda: run_grill_command(repo, idea, answers, resume, _plan_io(as_json, yes)))
 
 
 @app.command()
@@ -108,7 +108,7 @@ def prd(
     """Write the PRD (.harness/prds/<slug>.md) from a finished interview."""
     from harness.plan_commands import run_prd_command
 
-    _plan(lambda: run_prd_command(repo, grill_name, force, _plan_io(as_json)))
+    _command(lambda: run_prd_command(repo, grill_name, force, _plan_io(as_json)))
 
 
 @app.command("slice")
@@ -127,7 +127,7 @@ def slice_command(
     """Split a PRD into vertical-slice issues (.harness/issues/), checked and reviewed before writing."""
     from harness.plan_commands import run_slice_command
 
-    _plan(lambda: run_slice_command(repo, prd_name, github, _plan_io(as_json, yes)))
+    _command(lambda: run_slice_command(repo, prd_name, github, _plan_io(as_json, yes)))
 
 
 @app.command()
@@ -145,10 +145,10 @@ def plan(
     """grill → prd → slice in one go; --resume continues at the first step not done."""
     from harness.plan_commands import run_plan_command
 
-    _plan(lambda: run_plan_command(repo, idea, answers, resume, github, _plan_io(as_json, yes)))
+    _command(lambda: run_plan_command(repo, idea, answers, resume, github, _plan_io(as_json, yes)))
 
 
-def _plan(command: Any) -> None:
+def _command(command: Any) -> None:
     try:
         code = command()
     except HarnessError as exc:
@@ -227,6 +227,87 @@ def result_document(result: Any) -> dict[str, Any]:
         "peak_context": result.peak_context,
         "trace": str(result.trace_path),
     }
+
+
+@app.command()
+def afk(
+    parallel: Annotated[
+        int, typer.Option("--parallel", help="Issues worked on at once, each in its own worktree.")
+    ] = 1,
+    max_cost: Annotated[
+        float | None, typer.Option("--max-cost", help="USD for the whole batch; checked before every model call.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="HH:MM: start no new issue after this time (next occurrence).")
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the unfinished batch (default: newest).")] = False,
+    batch: Annotated[str | None, typer.Option("--batch", help="Batch id (default: afk-<date>).")] = None,
+    integration: Annotated[
+        str | None, typer.Option("--branch", help="Integration branch (default: harness/<batch>).")
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="HARNESS_DATABASE_URL",
+            help="DBOS system database (default: SQLite in .harness/state/); postgresql://… to share a queue.",
+        ),
+    ] = None,
+    worker: Annotated[
+        bool, typer.Option("--worker", help="Only run issues from the shared queue (with --database-url).")
+    ] = False,
+    worker_id: Annotated[
+        str | None, typer.Option("--worker-id", help="Stable id of this worker (default: host + clone path).")
+    ] = None,
+    repo: RepoOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """The unattended batch: every ready AFK issue, in dependency order, durable, parallel, within budget."""
+    from harness.afk import AfkOptions
+    from harness.afk_commands import run_afk_command
+
+    options = AfkOptions(
+        parallel=parallel,
+        max_cost=max_cost,
+        until=until,
+        resume=resume,
+        batch=batch,
+        database_url=database_url,
+        worker_id=worker_id,
+        integration=integration,
+    )
+    _command(
+        lambda: run_afk_command(repo, options, worker=worker, as_json=as_json, err=_err(), out=Console(highlight=False))
+    )
+
+
+@app.command()
+def status(
+    batch: Annotated[
+        str | None, typer.Argument(help="Batch id or unique prefix (default: the newest).", show_default=False)
+    ] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Keep the board live until the batch finishes.")] = False,
+    repo: RepoOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """The board of an afk batch: issues by state, each running issue's phase, cost so far, elapsed time."""
+    from harness.afk_commands import run_status_command
+
+    _command(lambda: run_status_command(repo, batch, as_json=as_json, watch=watch, err=_err()))
+
+
+@app.command()
+def report(
+    batch: Annotated[
+        str | None, typer.Argument(help="Batch id or unique prefix (default: the newest).", show_default=False)
+    ] = None,
+    repo: RepoOption = Path("."),
+    as_json: JsonOption = False,
+) -> None:
+    """The morning report of an afk batch (.harness/runs/<batch>/report.md): done, blocked and why, cost."""
+    from harness.afk_commands import run_report_command
+
+    _command(lambda: run_report_command(repo, batch, as_json=as_json, err=_err()))
 
 
 @app.command()

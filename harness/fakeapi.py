@@ -47,6 +47,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -689,7 +690,20 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeMessagesAPI:
     """A scripted Messages API server on 127.0.0.1. See the module docstring for what it models."""
 
-    def __init__(self, script: Iterable[Step] = (), *, cache_min_tokens: int = 1024, port: int = 0) -> None:
+    def __init__(
+        self,
+        script: Iterable[Step] = (),
+        *,
+        cache_min_tokens: int = 1024,
+        port: int = 0,
+        responder: Callable[[dict[str, Any]], Reply | Error] | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        # ``responder`` answers whatever the script does not: a model for conversations whose order is not
+        # known in advance (parallel issues, runs killed and resumed). ``delay`` seconds before every answer
+        # stand in for a real model's latency (benchmarks).
+        self.responder = responder
+        self.delay = delay
         self.requests: list[RecordedRequest] = []
         self.problems: list[str] = []
         self.served = 0
@@ -813,12 +827,20 @@ class FakeMessagesAPI:
         problem = problem or validate_request(body)
         if problem is not None:
             return self._invalid(problem)
+        if self.delay:
+            time.sleep(self.delay)
         with self._lock:
-            if not self._script:
+            if not self._script and self.responder is None:
                 exhausted = f"fake Messages API: script exhausted after {self.served} responses"
                 self.problems.append(exhausted)
                 return _Response(400, _error_body("invalid_request_error", exhausted))
-            step = self._script.popleft()
+            responder = self.responder
+            step: Step
+            if self._script:
+                step = self._script.popleft()
+            else:
+                assert responder is not None
+                step = responder
             self.served += 1
             number = self.served
         if not isinstance(step, Reply | Error):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.errors import UsageError
+from harness.errors import IncompleteError, UsageError
 
 if TYPE_CHECKING:
     import git
@@ -58,10 +58,11 @@ class Worktree:
     base: str  # the commit the branch started from
 
 
-def create_worktree(repo_path: Path, path: Path, branch: str) -> Worktree:
-    """A new worktree at ``path`` on a new ``branch`` from HEAD; refuses to reuse anything existing."""
+def create_worktree(repo_path: Path, path: Path, branch: str, *, start: str | None = None) -> Worktree:
+    """A new worktree at ``path`` on a new ``branch`` from ``start`` (default HEAD); refuses to reuse anything
+    existing."""
     repo = open_repo(repo_path)
-    base = repo.head.commit.hexsha
+    base = repo.head.commit.hexsha if start is None else _commit(repo, start)
     if branch in [h.name for h in repo.heads]:
         message, hint = _existing_branch_message(repo, branch, path)
         raise UsageError(message, hint=hint)
@@ -178,3 +179,219 @@ def commit_subjects(worktree: Path, base: str) -> list[tuple[str, str]]:
 
     repo = git.Repo(worktree)
     return [(c.hexsha, str(c.message).splitlines()[0]) for c in repo.iter_commits(f"{base}..HEAD")][::-1]
+
+
+# The batch (`harness afk`) reuses branches and worktrees across runs that may have been killed at any
+# moment: the functions below converge on the wanted state from whatever a killed run left behind.
+
+
+def resolve(repo_path: Path, rev: str) -> str:
+    """The sha of the commit ``rev`` names; UsageError when it names none."""
+    return _commit(open_repo(repo_path), rev)
+
+
+def _commit(repo: git.Repo, rev: str) -> str:
+    import git
+
+    try:
+        return str(repo.git.rev_parse("--verify", "--end-of-options", f"{rev}^{{commit}}"))
+    except git.GitCommandError as exc:
+        raise UsageError(
+            f"{rev!r} names no commit in {repo.working_tree_dir}",
+            hint="check the branch or commit name (`git branch --list`, `git log --oneline`)",
+        ) from exc
+
+
+def _git_message(exc: Exception) -> str:
+    """What git itself said, without GitPython's framing."""
+    text = str(getattr(exc, "stderr", "") or exc).strip()
+    text = text.removeprefix("stderr:").strip().strip("'").strip()
+    return " ".join(text.split()) or str(exc)
+
+
+@dataclass(frozen=True)
+class _Listed:
+    path: Path
+    branch: str | None  # None when the worktree's HEAD is detached
+
+
+def _listed_worktrees(repo: git.Repo) -> list[_Listed]:
+    """``git worktree list``; the first entry is the main worktree, the user's checkout."""
+    listed = []
+    for block in repo.git.worktree("list", "--porcelain").split("\n\n"):
+        fields = dict(line.partition(" ")[::2] for line in block.splitlines())
+        if "worktree" in fields:
+            ref = fields.get("branch")
+            listed.append(_Listed(Path(fields["worktree"]).resolve(), ref.removeprefix("refs/heads/") if ref else None))
+    return listed
+
+
+def ensure_branch(repo_path: Path, name: str, start: str) -> str:
+    """Branch ``name`` at ``start`` unless it exists already (then it stays where it is); returns its tip.
+
+    Refuses the branch checked out in the user's checkout: the batch never lands work on it."""
+    import git
+
+    repo = open_repo(repo_path)
+    main = _listed_worktrees(repo)[0]
+    if main.branch == name:
+        raise UsageError(
+            f"{name} is the branch checked out in {main.path}; the batch lands work on a branch of its own, "
+            "never on your current branch",
+            hint=f"choose another integration branch (the default is harness/afk-<date>), or switch {main.path} "
+            "to another branch first",
+        )
+    if name not in [h.name for h in repo.heads]:
+        sha = _commit(repo, start)
+        try:
+            repo.git.branch("--no-track", name, sha)
+        except git.GitCommandError as exc:
+            raise UsageError(
+                f"cannot create branch {name} at {start}: {_git_message(exc)}",
+                hint="choose another branch name (`git check-ref-format --branch NAME` says whether git accepts it)",
+            ) from exc
+    return _commit(repo, f"refs/heads/{name}")
+
+
+def is_ancestor(repo_path: Path, rev: str, of: str) -> bool:
+    """Whether ``rev`` is ``of`` or one of its ancestors: is its work already part of ``of``?"""
+    repo = open_repo(repo_path)
+    return repo.is_ancestor(repo.commit(_commit(repo, rev)), repo.commit(_commit(repo, of)))
+
+
+def ensure_worktree(repo_path: Path, path: Path, branch: str) -> Path:
+    """A worktree at ``path`` checked out on the existing ``branch``: the one already there, or a new one.
+
+    ``path`` is harness-owned (under ``.harness/worktrees/``): a directory there that is not a worktree of
+    this repository on ``branch`` (a killed run's leftovers, a detached or broken checkout) is removed and
+    made again. Local changes in a reused worktree are left alone; :func:`reset_worktree` discards them."""
+    import git
+
+    repo = open_repo(repo_path)
+    _commit(repo, f"refs/heads/{branch}")
+    repo.git.worktree("prune")  # entries whose directory is gone, or no longer points back here
+    path = path.resolve()
+    listed = _listed_worktrees(repo)
+    main = listed[0].path
+    if path == main or path in main.parents:
+        raise UsageError(
+            f"{path} is your checkout (or contains it); the harness will not use it as one of its worktrees",
+            hint="the harness keeps its worktrees under .harness/worktrees/ in the repository",
+        )
+    found = next((w for w in listed if w.path == path), None)
+    if found is not None and found.branch == branch:
+        return path
+    if found is not None:
+        with contextlib.suppress(git.GitCommandError):
+            repo.git.worktree("remove", "--force", "--force", str(path))
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+    repo.git.worktree("prune")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        repo.git.worktree("add", str(path), branch)
+    except git.GitCommandError as exc:
+        raise UsageError(
+            f"cannot check out {branch} in {path}: {_git_message(exc)}",
+            hint=f"a branch can be checked out in one worktree only; `git worktree list` shows where {branch} is",
+        ) from exc
+    return path
+
+
+def reset_worktree(worktree: Path, sha: str) -> None:
+    """Put ``worktree`` exactly at ``sha``: no merge in progress, no local change, no untracked or ignored file.
+
+    A killed process's half-written files must not leak into the next attempt. The caller owns the
+    worktree (nothing else runs git in it), so an ``index.lock`` there was left by a killed git."""
+    import git
+
+    repo = git.Repo(worktree)
+    (Path(repo.git_dir) / "index.lock").unlink(missing_ok=True)
+    abort_merge(worktree)
+    repo.git.reset("--hard", sha)
+    repo.git.clean("-ffdx")
+
+
+def abort_merge(worktree: Path) -> None:
+    """Abort the merge in progress in ``worktree``, if there is one."""
+    import git
+
+    repo = git.Repo(worktree)
+    if (Path(repo.git_dir) / "MERGE_HEAD").exists():
+        with contextlib.suppress(git.GitCommandError):  # the caller resets next when it must be clean
+            repo.git.merge("--abort")
+
+
+def checkout(worktree: Path, rev: str, *, detach: bool = False) -> None:
+    """Check out branch ``rev`` in ``worktree``, or with ``detach`` the commit it names on a detached HEAD."""
+    import git
+
+    git.Repo(worktree).git.checkout(*(["--detach"] if detach else []), rev, "--")
+
+
+def current_branch(worktree: Path) -> str | None:
+    """The branch checked out in ``worktree``; None on a detached HEAD."""
+    import git
+
+    repo = git.Repo(worktree)
+    return None if repo.head.is_detached else repo.active_branch.name
+
+
+def merge(worktree: Path, rev: str, message: str) -> list[str]:
+    """Merge ``rev`` into ``worktree``'s HEAD as a merge commit (``message``, the harness identity, no
+    hooks or signing). Returns the conflicted paths: empty when the merge was committed; otherwise the
+    merge is left in progress, conflict markers in the working tree, for the caller to resolve or abort."""
+    import git
+
+    repo = git.Repo(worktree)
+    try:
+        repo.git.execute(
+            ["git", *_identity_flags(repo), "merge", "--no-ff", "--no-edit", *_COMMIT_FLAGS, "-m", message, rev]
+        )
+    except git.GitCommandError as exc:
+        conflicts = conflicted_paths(worktree)
+        if conflicts:
+            return conflicts
+        abort_merge(worktree)
+        raise UsageError(
+            f"cannot merge {rev} in {worktree}: {_git_message(exc)}",
+            hint=f"`git -C {worktree} status` shows the worktree's state",
+        ) from exc
+    return []
+
+
+def conflicted_paths(worktree: Path) -> list[str]:
+    """Paths left unmerged in ``worktree``'s index."""
+    import git
+
+    out = git.Repo(worktree).git.diff("--name-only", "--diff-filter=U", "-z")
+    return sorted({p for p in str(out).split("\0") if p})
+
+
+def move_branch(repo_path: Path, name: str, sha: str, *, expected: str) -> None:
+    """Point branch ``name`` at ``sha``, only if it still points at ``expected`` (one atomic ref update)."""
+    import git
+
+    repo = open_repo(repo_path)
+    try:
+        repo.git.update_ref("-m", f"harness: {name} to {sha[:12]}", f"refs/heads/{name}", sha, expected)
+    except git.GitCommandError as exc:
+        raise IncompleteError(
+            f"branch {name} moved while the harness was updating it (expected it at {expected[:12]}): "
+            f"{_git_message(exc)}",
+            hint="run again: the harness starts from the branch's new tip",
+        ) from exc
+
+
+def remove_worktree(repo_path: Path, path: Path) -> None:
+    """Remove a harness-owned worktree (its branch stays); nothing to do when it is not there."""
+    import git
+
+    repo = open_repo(repo_path)
+    if path.exists():
+        with contextlib.suppress(git.GitCommandError):
+            repo.git.worktree("remove", "--force", str(path))
+        shutil.rmtree(path, ignore_errors=True)
+    repo.git.worktree("prune")

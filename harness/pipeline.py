@@ -30,6 +30,7 @@ from harness.artifacts import (
     Issue,
     Verdict,
     find_issue,
+    load_contract,
     load_issue,
     render_verdict,
     save_contract,
@@ -233,19 +234,7 @@ class _Run:
     # ------------------------------------------------------------------ phases
 
     def execute(self) -> Verdict:
-        baseline_report = self.tests("baseline")
-        if not baseline_report.ran:
-            raise IncompleteError(
-                f"the test suite could not run in the worktree ({self._why_not_ran(baseline_report)})",
-                hint="check `test_command` in harness.toml runs in a fresh checkout of your repo",
-            )
-        self.baseline = tdd_gate.Baseline.from_report(baseline_report)
-        self.trace.event(
-            "baseline",
-            passed=len(self.baseline.passed),
-            failing=len(self.baseline.failing),
-            collected=self.baseline.collected,
-        )
+        self.run_baseline()
         contract = self.negotiate_contract()
         red_report = self.red_and_review(contract)
         min_collected = max(self.baseline.collected, red_report.collected)
@@ -259,6 +248,35 @@ class _Run:
             self.green(contract, min_collected=min_collected, fix=(fix, verdict))
             verdict = self.evaluate(contract)
         return verdict
+
+    def run_baseline(self) -> tdd_gate.Baseline:
+        baseline_report = self.tests("baseline")
+        if not baseline_report.ran:
+            raise IncompleteError(
+                f"the test suite could not run in the worktree ({self._why_not_ran(baseline_report)})",
+                hint="check `test_command` in harness.toml runs in a fresh checkout of your repo",
+            )
+        self.baseline = tdd_gate.Baseline.from_report(baseline_report)
+        self.trace.event(
+            "baseline",
+            passed=len(self.baseline.passed),
+            failing=len(self.baseline.failing),
+            collected=self.baseline.collected,
+        )
+        return self.baseline
+
+    def restore(self, baseline: tdd_gate.Baseline, frozen: dict[str, str] | None = None) -> Contract | None:
+        """Continue a run from a checkpoint (``harness afk``): the baseline measured earlier, the agreed
+        contract as committed in the worktree, and the test files frozen at test review."""
+        self.baseline = baseline
+        if not self.contract_path.is_file():
+            return None
+        contract = load_contract(self.contract_path)
+        if frozen is not None:
+            self.frozen = dict(frozen)
+            contract = contract.model_copy(update={"frozen_tests": dict(frozen)})
+        self.contract = contract
+        return contract
 
     def negotiate_contract(self) -> Contract:
         self.enter("contract")
@@ -441,8 +459,17 @@ class _Run:
             call = generator.respond(result.explain() + "\n\nFix this, then call `tests_ready` again.")
         raise Stop("blocked", f"no valid red tests after {self.limits.red_attempts} attempts:\n" + result.explain())
 
-    def green(self, contract: Contract, *, min_collected: int, fix: tuple[int, Verdict] | None = None) -> None:
-        self.enter("green" if fix is None else f"fix-{fix[0]}")
+    def green(
+        self,
+        contract: Contract,
+        *,
+        min_collected: int,
+        fix: tuple[int, Verdict] | None = None,
+        rework: tuple[str, str] | None = None,
+    ) -> None:
+        """Implement until green; ``fix`` is a failed verdict to address, ``rework`` a (phase, findings) pair
+        from elsewhere (the lander's conflict or red suite)."""
+        self.enter(rework[0] if rework else "green" if fix is None else f"fix-{fix[0]}")
         generator = self.agent(
             "generator",
             "generator-green",
@@ -450,7 +477,10 @@ class _Run:
             tools=tuple(WORKSPACE_TOOLS),
             protected=self.protection(contract, frozen=True),
         )
-        handoff = self.green_handoff(contract) if fix is None else self.fix_handoff(contract, *fix)
+        if rework is not None:
+            handoff = self.green_handoff(contract) + "\n\n" + rework[1]
+        else:
+            handoff = self.green_handoff(contract) if fix is None else self.fix_handoff(contract, *fix)
         call = generator.start(handoff + "\n\nImplement it, then call `implementation_ready`.")
         fingerprints: list[str] = []
         for _ in range(self.limits.green_attempts):
@@ -471,8 +501,9 @@ class _Run:
                 collected=report.collected,
             )
             if result.ok:
+                suffix = f" ({rework[0]})" if rework else f" (fix {fix[0]})" if fix else ""
                 self.commit(
-                    f"green: {self.issue.id} {self.issue.title}" + (f" (fix {fix[0]})" if fix else ""),
+                    f"green: {self.issue.id} {self.issue.title}" + suffix,
                     [
                         f"{len(contract.tests)} contract test(s) pass; "
                         f"{len(self.baseline.passed)} baseline test(s) still pass; {report.collected} collected",
@@ -766,3 +797,7 @@ def _fenced(tag: str, text: str) -> str:
 
 def _objections(objections: list[Any]) -> str:
     return "\n".join(f"- [{o.criterion}] {o.problem} → required: {o.required_change}" for o in objections)
+
+
+IssueRun = _Run
+"""One issue's phases, for a caller that runs them one at a time (``harness afk``'s durable steps)."""

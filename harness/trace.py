@@ -50,6 +50,10 @@ class Ledger:
     max_cost: float | None = None
     calls: list[CallRecord] = field(default_factory=list)
     unknown_models: set[str] = field(default_factory=set)
+    spent_before: float = 0.0  # spent on the same budget earlier (a resumed `afk` issue)
+    # Checked before the run's own budget (a batch's budget, a stop request); raises to refuse the call.
+    guard: Callable[[float], None] | None = None
+    on_record: Callable[[CallRecord], None] | None = None
 
     @property
     def cost(self) -> float:
@@ -74,9 +78,11 @@ class Ledger:
     def check(self, next_call: float = 0.0) -> None:
         """Refuse the next call when the budget is spent, or when ``next_call`` (an estimate of what the
         next call costs) would take the run past it."""
+        if self.guard is not None:
+            self.guard(next_call)
         if self.max_cost is None:
             return
-        spent = self.cost
+        spent = self.spent_before + self.cost
         if spent >= self.max_cost:
             raise BudgetExceeded(
                 f"budget exhausted: ${spent:.4f} spent of the {_usd(self.max_cost)} allowed for this run",
@@ -95,6 +101,8 @@ class Ledger:
         if call.cost is None:
             self.unknown_models.add(call.model)
         self.calls.append(call)
+        if self.on_record is not None:
+            self.on_record(call)
         return first_unpriced
 
 

@@ -1,0 +1,901 @@
+"""`harness afk`: an unattended batch of issues, durable across crashes (DBOS), parallel, bounded.
+
+Shape of a batch
+----------------
+The *coordinator* (``harness afk``) owns the batch: it computes the frontier (AFK issues in `todo`
+whose ``blocked_by`` are all done), enqueues each ready issue as a DBOS workflow on the
+``harness-issues`` queue, watches the workflows finish, grows the frontier as issues land, and
+stops enqueueing at ``--until``, at the batch budget or on Ctrl-C. Workers run the workflows: the
+coordinator is itself a worker (``--parallel N`` at once); ``harness afk --worker`` on another machine
+with the same ``--database-url`` is another.
+
+One issue is one workflow; its phases are DBOS steps whose outputs are checkpointed: the
+*checkpoint* is a JSON dict that grows phase by phase (baseline, contract, red, green, verdict,
+landed) and names the commit each phase ended on. A step starts by resetting the issue's
+worktree to the previous phase's commit, so a half-written edit from a killed process never leaks
+into the retry. A workflow never raises for a resumable failure (API down, Ctrl-C, batch budget):
+it returns ``incomplete`` with its checkpoint, and the next attempt (workflow id
+``<batch>/<issue>/<n>``) starts from that checkpoint; completed phases never run again.
+
+Landing is a child workflow on the ``harness-land`` queue (global concurrency 1): the single
+lander merges the issue branch into the integration branch, re-runs the whole suite, and only
+then is the issue done. A conflict or a red suite sends the issue back to its generator once,
+with the conflict as the finding; a second failure blocks it.
+
+The DBOS application version is pinned to :data:`STATE_VERSION`, not to a hash of this code, so a
+batch survives a harness upgrade between a crash and ``--resume``; a change that makes old
+checkpoints unreadable must bump it (docs/afk.md says what then happens).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import time as clock
+from pathlib import Path
+from typing import Any
+
+from dbos import DBOS, DBOSConfig, SetWorkflowID
+
+from harness import gitops, tdd_gate
+from harness.artifacts import Issue, Verdict, find_issue, load_issue, set_issue_fields
+from harness.batch_models import TERMINAL, BatchState, CommitInfo, IssueProgress
+from harness.config import Config, load_config
+from harness.errors import IncompleteError, UsageError
+from harness.pipeline import IssueRun, Prepared, Stop
+from harness.trace import BudgetExceeded, CallRecord, Ledger, Trace
+
+STATE_VERSION = "harness-state-1"
+ISSUES_QUEUE = "harness-issues"
+LAND_QUEUE = "harness-land"
+_POLL = 0.25  # seconds between the coordinator's looks at its workflows
+
+
+class Interrupted(IncompleteError):
+    """A person asked the batch to stop now (a second Ctrl-C); the issue stops at its next model call."""
+
+
+class BatchBudgetExceeded(IncompleteError):
+    """The batch's --max-cost is spent; running issues stop at their next model call, resumable."""
+
+
+# --------------------------------------------------------------------------- process-wide runtime
+
+
+@dataclass
+class Runtime:
+    """What the durable steps of this process need and cannot receive as (serialised) arguments."""
+
+    root: Path
+    config: Config
+    harness_dir: Path
+    worker: str
+    max_cost: float | None = None
+    stop_now: threading.Event = field(default_factory=threading.Event)
+    on_event: Callable[[dict[str, Any]], None] | None = None
+    _spent: float = 0.0  # this process's spend in this batch, plus what earlier sessions recorded
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def charge(self, call: CallRecord) -> None:
+        with self._lock:
+            self._spent += call.cost or 0.0
+
+    def spent(self) -> float:
+        with self._lock:
+            return self._spent
+
+    def set_spent(self, amount: float) -> None:
+        with self._lock:
+            self._spent = amount
+
+    def guard(self, next_call: float) -> None:
+        """Before every model call of every issue: a stop request, then the batch budget."""
+        if self.stop_now.is_set():
+            raise Interrupted("stopped by Ctrl-C at a safe point (before a model call); resume with --resume")
+        if self.max_cost is not None and self.spent() + next_call > self.max_cost:
+            raise BatchBudgetExceeded(
+                f"the batch budget of ${self.max_cost:.2f} is spent (${self.spent():.4f})",
+                hint="resume with a higher --max-cost",
+            )
+
+
+_RUNTIME: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    if _RUNTIME is None:
+        raise RuntimeError("harness afk: no runtime in this process (a workflow ran outside `harness afk`)")
+    return _RUNTIME
+
+
+# --------------------------------------------------------------------------- names and files
+
+
+def batch_id_for(day: datetime) -> str:
+    return "afk-" + day.strftime("%Y%m%d")
+
+
+def issue_branch(batch: str, issue: Issue) -> str:
+    return f"harness/{batch}-{issue.id}-{issue.slug}"
+
+
+def workflow_id(batch: str, issue_id: str, attempt: int) -> str:
+    return f"{batch}/{issue_id}/{attempt}"
+
+
+def default_worker_id(root: Path) -> str:
+    """Stable for one clone on one machine: a restarted worker recovers the workflows it had running."""
+    return f"{socket.gethostname()}-{hashlib.sha256(str(root).encode()).hexdigest()[:8]}"
+
+
+def progress_path(batch_path: Path, issue_id: str) -> Path:
+    return batch_path / "issues" / f"{issue_id}.json"
+
+
+_progress_lock = threading.Lock()
+
+
+def update_progress(batch_path: Path, issue_id: str, **fields: Any) -> IssueProgress:
+    """Read, change and atomically rewrite one issue's progress file."""
+    from harness.board import save_progress
+
+    with _progress_lock:
+        path = progress_path(batch_path, issue_id)
+        current = IssueProgress.model_validate_json(path.read_text("utf-8")) if path.is_file() else None
+        if current is None:
+            current = IssueProgress(id=issue_id, title=fields.pop("title", issue_id))
+        updated = current.model_copy(update=fields)
+        save_progress(batch_path, updated)
+        return updated
+
+
+def read_progress(batch_path: Path, issue_id: str) -> IssueProgress | None:
+    path = progress_path(batch_path, issue_id)
+    return IssueProgress.model_validate_json(path.read_text("utf-8")) if path.is_file() else None
+
+
+def now_iso() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+# --------------------------------------------------------------------------- the durable issue workflow
+
+# Phases in order; after `verdict`, up to [limits] fix_rounds pairs `fix-N` / `verdict-N`, then `land`.
+_FIRST_PHASES = ("setup", "baseline", "contract", "red", "green", "verdict")
+
+
+def next_phase(cp: dict[str, Any]) -> str | None:
+    """The phase to run next from checkpoint ``cp``; None when the workflow has reached its end."""
+    for phase in _FIRST_PHASES:
+        if phase not in cp:
+            return phase
+    fix_rounds = int(cp["setup"]["fix_rounds"])
+    verdict, fixes = cp["verdict"], 0
+    while verdict["verdict"] == "fail" and fixes < fix_rounds:
+        fixes += 1
+        if f"fix-{fixes}" not in cp:
+            return f"fix-{fixes}"
+        if f"verdict-{fixes}" not in cp:
+            return f"verdict-{fixes}"
+        verdict = cp[f"verdict-{fixes}"]
+    if verdict["verdict"] == "fail":
+        return None
+    if "land" not in cp:
+        return "land"
+    if cp["land"]["outcome"] == "landed":
+        return None
+    for phase in ("land-fix", "land-verdict", "land-2"):
+        if phase not in cp:
+            return phase
+    return None
+
+
+def last_verdict(cp: dict[str, Any]) -> dict[str, Any] | None:
+    keys = [k for k in cp if k == "verdict" or k.startswith("verdict-") or k == "land-verdict"]
+    return cp[keys[-1]] if keys else None
+
+
+def outcome_of(cp: dict[str, Any]) -> tuple[str, str]:
+    """(terminal state, reason) of a workflow that reached its end."""
+    verdict = last_verdict(cp)
+    if verdict is not None and verdict["verdict"] == "fail":
+        return "blocked", f"the evaluator failed the work ({verdict['met']}/{verdict['total']} criteria met)"
+    landing = cp.get("land-2") or cp.get("land")
+    if landing and landing["outcome"] == "landed":
+        return "done", f"landed on {landing['sha'][:10]}"
+    assert landing is not None
+    return "blocked", f"could not land ({landing['outcome']}): {landing['detail']}"
+
+
+@DBOS.workflow()
+def issue_workflow(spec: dict[str, Any], checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """One issue, phase by phase, from ``checkpoint``; returns {outcome, reason, checkpoint}."""
+    cp = dict(checkpoint)
+    while True:
+        phase = next_phase(cp)
+        if phase is None:
+            outcome, reason = outcome_of(cp)
+            return {"outcome": outcome, "reason": reason, "checkpoint": cp}
+        if phase in ("land", "land-2"):
+            # One lander at a time across every worker: a child workflow on a queue of global concurrency 1.
+            queue = DBOS.retrieve_queue(LAND_QUEUE)
+            assert queue is not None
+            out = queue.enqueue(land_workflow, spec, cp).get_result()
+        else:
+            out = phase_step(spec, phase, cp)
+        if "end" in out:
+            return {"outcome": out["end"], "reason": out["reason"], "checkpoint": cp}
+        cp[phase] = out
+
+
+@DBOS.workflow()
+def land_workflow(spec: dict[str, Any], cp: dict[str, Any]) -> dict[str, Any]:
+    return land_step(spec, cp)
+
+
+@DBOS.step()
+def land_step(spec: dict[str, Any], cp: dict[str, Any]) -> dict[str, Any]:
+    from harness.lander import land
+
+    rt = runtime()
+    batch_path = rt.harness_dir / "runs" / spec["batch"]
+    issue_id = spec["issue"]
+    update_progress(batch_path, issue_id, state="landing", phase="landing", worker=rt.worker)
+    branch = cp["setup"]["branch"]
+    lander_path = rt.harness_dir / "worktrees" / f"{spec['batch']}-lander"
+    result = land(
+        rt.root,
+        lander_path,
+        spec["integration"],
+        branch,
+        test_command=rt.config.test_command,
+        test_timeout=rt.config.test_timeout,
+        message=f"land: {issue_id} {spec['title']}\n\nHarness-Issue: {issue_id}\nHarness-Batch: {spec['batch']}\n",
+    )
+    _event(rt, spec, "landed" if result.outcome == "landed" else "land_refused", outcome=result.outcome)
+    return {
+        "outcome": result.outcome,
+        "sha": result.sha,
+        "conflicts": list(result.conflicts),
+        "failures": list(result.failures),
+        "detail": result.detail,
+    }
+
+
+@DBOS.step()
+def phase_step(spec: dict[str, Any], phase: str, cp: dict[str, Any]) -> dict[str, Any]:
+    """Run one phase of one issue in this process; a resumable failure ends the attempt, not the workflow."""
+    rt = runtime()
+    batch_path = rt.harness_dir / "runs" / spec["batch"]
+    issue_id = spec["issue"]
+    if phase == "setup":
+        return _setup(rt, spec)
+    update_progress(batch_path, issue_id, state="running", phase=phase, worker=rt.worker)
+    started = time.monotonic()
+    try:
+        with _issue_run(rt, spec, cp, phase) as run:
+            out = _run_phase(run, spec, phase, cp)
+    except Stop as stop:
+        return {"end": "blocked", "reason": stop.reason}
+    except (Interrupted, BatchBudgetExceeded) as exc:
+        return {"end": "incomplete", "reason": exc.message}
+    except BudgetExceeded as exc:
+        return {"end": "blocked", "reason": f"budget: {exc.message}"}
+    except IncompleteError as exc:
+        return {"end": "incomplete", "reason": exc.message}
+    finally:
+        progress = read_progress(batch_path, issue_id)
+        if progress is not None:
+            update_progress(batch_path, issue_id, elapsed=progress.elapsed + time.monotonic() - started)
+    return out
+
+
+def _setup(rt: Runtime, spec: dict[str, Any]) -> dict[str, Any]:
+    """The issue's branch and worktree, from the integration branch's tip; a retry reuses them."""
+    issue = load_issue(find_issue(rt.harness_dir / "issues", spec["issue"]))
+    branch = issue_branch(spec["batch"], issue)
+    path = rt.harness_dir / "worktrees" / f"{spec['batch']}-{issue.id}-{issue.slug}"
+    start = gitops.resolve(rt.root, spec["integration"])
+    gitops.ensure_branch(rt.root, branch, start)
+    gitops.ensure_worktree(rt.root, path, branch)
+    gitops.reset_worktree(path, start)  # a branch left by a killed setup moves back to the start
+    return {
+        "branch": branch,
+        "worktree": str(path),
+        "base": start,
+        "sha": start,
+        "fix_rounds": rt.config.limits.fix_rounds,
+        "cost": 0.0,
+    }
+
+
+def _checkpoint_sha(cp: dict[str, Any]) -> str:
+    """The commit the last completed phase ended on."""
+    return str([v for v in cp.values() if isinstance(v, dict) and v.get("sha")][-1]["sha"])
+
+
+@contextmanager
+def _issue_run(rt: Runtime, spec: dict[str, Any], cp: dict[str, Any], phase: str) -> Iterator[IssueRun]:
+    from harness.model import make_client
+
+    setup = cp["setup"]
+    worktree = gitops.Worktree(path=Path(setup["worktree"]), branch=setup["branch"], base=setup["base"])
+    gitops.reset_worktree(worktree.path, _checkpoint_sha(cp))  # a killed attempt's edits never leak
+    issue_path = find_issue(rt.harness_dir / "issues", spec["issue"])
+    prepared = Prepared(
+        root=rt.root, config=rt.config, harness_dir=rt.harness_dir, issue=load_issue(issue_path), issue_path=issue_path
+    )
+    batch_path = rt.harness_dir / "runs" / spec["batch"]
+    run_dir = rt.harness_dir / "runs" / f"{spec['batch']}-{spec['issue']}"
+    progress = read_progress(batch_path, spec["issue"])
+    spent = progress.cost if progress else 0.0
+    ledger = Ledger(max_cost=rt.config.budget.max_cost_per_issue, spent_before=spent, guard=rt.guard)
+
+    def charged(call: CallRecord) -> None:
+        rt.charge(call)
+        update_progress(
+            batch_path, spec["issue"], cost=spent + ledger.cost, cost_known=ledger.cost_known and call.cost is not None
+        )
+
+    ledger.on_record = charged
+    trace = Trace(run_dir / "trace.jsonl")
+    if rt.on_event is not None:
+        trace.subscribe(lambda event: rt.on_event({**event, "issue": spec["issue"]}) if rt.on_event else None)
+    trace.event("phase_started", phase=phase, batch=spec["batch"], issue=spec["issue"], worker=rt.worker)
+    client = make_client(max_retries=rt.config.max_retries, timeout=rt.config.request_timeout)
+    run = IssueRun(prepared, client, worktree, run_dir, trace, ledger, None)
+    try:
+        yield run
+        trace.event("phase_completed", phase=phase, cost=ledger.cost)
+    finally:
+        trace.close()
+        if str(run_dir) not in (progress.runs if progress else []):
+            update_progress(batch_path, spec["issue"], runs=[*(progress.runs if progress else []), str(run_dir)])
+
+
+def _baseline(cp: dict[str, Any]) -> tdd_gate.Baseline:
+    data = cp["baseline"]
+    return tdd_gate.Baseline(
+        passed=frozenset(data["passed"]),
+        collected=int(data["collected"]),
+        failing=frozenset(data["failing"]),
+        broken_files=frozenset(data["broken_files"]),
+    )
+
+
+def _run_phase(run: IssueRun, spec: dict[str, Any], phase: str, cp: dict[str, Any]) -> dict[str, Any]:
+    done = {"cost": 0.0}
+    if phase == "baseline":
+        baseline = run.run_baseline()
+        return {
+            "passed": sorted(baseline.passed),
+            "failing": sorted(baseline.failing),
+            "broken_files": sorted(baseline.broken_files),
+            "collected": baseline.collected,
+            "sha": _checkpoint_sha(cp),
+            "cost": 0.0,
+        }
+    frozen = cp["red"]["frozen"] if "red" in cp else None
+    contract = run.restore(_baseline(cp), frozen)
+    if phase == "contract":
+        run.negotiate_contract()
+        return {**done, "sha": gitops.head(run.worktree.path), "cost": run.ledger.cost}
+    assert contract is not None, f"no agreed contract in the worktree before phase {phase}"
+    if phase == "red":
+        report = run.red_and_review(contract)
+        return {
+            "sha": gitops.head(run.worktree.path),
+            "frozen": dict(run.frozen),
+            "min_collected": max(run.baseline.collected, report.collected),
+            "cost": run.ledger.cost,
+        }
+    min_collected = int(cp["red"]["min_collected"])
+    if phase == "green" or phase.startswith("fix-") or phase == "land-fix":
+        if phase.startswith("fix-"):
+            number = int(phase.removeprefix("fix-"))
+            previous = cp["verdict"] if number == 1 else cp[f"verdict-{number - 1}"]
+            run.green(contract, min_collected=min_collected, fix=(number, Verdict.model_validate(previous["full"])))
+        elif phase == "land-fix":
+            run.green(contract, min_collected=min_collected, rework=("land-fix", _land_findings(run, spec, cp)))
+        else:
+            run.green(contract, min_collected=min_collected)
+        return {"sha": gitops.head(run.worktree.path), "cost": run.ledger.cost, "note": run.generator_note}
+    # verdict, verdict-N, land-verdict
+    run.generator_note = _last_note(cp)
+    verdict = run.evaluate(contract)
+    return {
+        "verdict": verdict.verdict,
+        "met": verdict.met,
+        "total": verdict.total,
+        "full": verdict.model_dump(mode="json"),
+        "sha": gitops.head(run.worktree.path),
+        "cost": run.ledger.cost,
+    }
+
+
+def _last_note(cp: dict[str, Any]) -> str | None:
+    notes = [v.get("note") for k, v in cp.items() if k in ("green", "land-fix") or k.startswith("fix-")]
+    return notes[-1] if notes else None
+
+
+def _land_findings(run: IssueRun, spec: dict[str, Any], cp: dict[str, Any]) -> str:
+    """Merge the integration branch into the issue branch and word what the lander found, for the generator."""
+    from harness.lander import merge_for_fix
+
+    landing = cp["land"]
+    conflicts = merge_for_fix(run.worktree.path, spec["integration"])
+    lines = [
+        "Your work passed its evaluation, but it could not land on the integration branch, where other issues "
+        f"of this batch have landed meanwhile ({landing['outcome']}):",
+        landing["detail"],
+        "",
+        "The harness has merged the integration branch into your branch.",
+    ]
+    if conflicts:
+        lines.append(
+            "These files have merge conflicts (markers in the working tree): "
+            + ", ".join(conflicts)
+            + ". Resolve them keeping both sides' behaviour."
+        )
+    if landing["failures"]:
+        lines.append("After the merge these failed: " + ", ".join(landing["failures"]))
+    lines.append("Make the whole suite pass — your contract tests and everything that landed before you.")
+    return "\n".join(lines)
+
+
+def _event(rt: Runtime, spec: dict[str, Any], kind: str, **fields: Any) -> None:
+    if rt.on_event is not None:
+        rt.on_event({"kind": kind, "issue": spec["issue"], **fields})
+
+
+# --------------------------------------------------------------------------- the coordinator
+
+
+@dataclass
+class AfkOptions:
+    parallel: int = 1
+    max_cost: float | None = None
+    until: str | None = None  # HH:MM
+    resume: bool = False
+    batch: str | None = None
+    database_url: str | None = None
+    worker_id: str | None = None
+    integration: str | None = None
+
+
+def parse_until(text: str, now: datetime) -> datetime:
+    """``HH:MM`` as the next such moment: later today, else tomorrow (an overnight batch)."""
+    try:
+        moment = clock.fromisoformat(text)
+    except ValueError as exc:
+        raise UsageError(f"--until {text}: not a time of day", hint="write it as HH:MM, e.g. --until 07:00") from exc
+    candidate = now.replace(hour=moment.hour, minute=moment.minute, second=0, microsecond=0)
+    return candidate if candidate > now else candidate + timedelta(days=1)
+
+
+def dbos_config(harness_dir: Path, database_url: str | None, worker: str) -> DBOSConfig:
+    if database_url is None:
+        state = harness_dir / "state"
+        state.mkdir(parents=True, exist_ok=True)
+        database_url = f"sqlite:///{state / 'dbos.sqlite'}"
+    return {
+        "name": "harness",
+        "system_database_url": database_url,
+        "application_version": STATE_VERSION,
+        "executor_id": worker,
+        "log_level": "WARNING",
+    }
+
+
+@contextmanager
+def launched(rt: Runtime, database_url: str | None, parallel: int) -> Iterator[None]:
+    """DBOS launched for this process (recovering its own unfinished workflows), with the two queues."""
+    global _RUNTIME
+    _RUNTIME = rt
+    DBOS(config=dbos_config(rt.harness_dir, database_url, rt.worker))
+    try:
+        DBOS.launch()
+        DBOS.register_queue(
+            ISSUES_QUEUE, worker_concurrency=parallel, polling_interval_sec=0.2, on_conflict="always_update"
+        )
+        DBOS.register_queue(LAND_QUEUE, global_concurrency=1, polling_interval_sec=0.2, on_conflict="always_update")
+        yield
+    finally:
+        DBOS.destroy(destroy_registry=False)
+        _RUNTIME = None
+
+
+@dataclass
+class Coordinator:
+    rt: Runtime
+    state: BatchState
+    batch_path: Path
+    issues: dict[str, Issue]
+    deadline: datetime | None = None
+    stop_new: bool = False
+    on_change: Callable[[], None] | None = None
+    running: dict[str, Any] = field(default_factory=dict)  # issue id -> workflow handle
+    tried: set[str] = field(default_factory=set)  # started (or adopted) in this session
+
+    # -- what is ready
+
+    def progress(self) -> dict[str, IssueProgress]:
+        found = {i: read_progress(self.batch_path, i) for i in self.state.issues}
+        return {i: p for i, p in found.items() if p is not None}
+
+    def done_ids(self, progress: dict[str, IssueProgress]) -> set[str]:
+        outside = {i for i, issue in self.issues.items() if issue.status == "done" and i not in progress}
+        return outside | {i for i, p in progress.items() if p.state == "done"}
+
+    def frontier(self) -> list[str]:
+        progress = self.progress()
+        done = self.done_ids(progress)
+        ready = []
+        for issue_id in self.state.issues:
+            p = progress.get(issue_id)
+            if p is None or p.state in TERMINAL or issue_id in self.running or issue_id in self.tried:
+                continue
+            if all(b in done for b in self.issues[issue_id].blocked_by):
+                ready.append(issue_id)
+            elif p.state != "waiting":
+                update_progress(self.batch_path, issue_id, state="waiting")
+        return ready
+
+    # -- attempts (one DBOS workflow each)
+
+    def attempts(self, issue_id: str) -> list[Any]:
+        prefix = f"{self.state.batch}/{issue_id}/"
+        found = DBOS.list_workflows(workflow_id_prefix=prefix, load_input=False)
+        mine = [w for w in found if w.workflow_id[len(prefix) :].isdigit()]
+        return sorted(mine, key=lambda w: int(w.workflow_id[len(prefix) :]))
+
+    def adopt(self) -> None:
+        """After a crash or on --resume: take over the workflows of earlier sessions."""
+        for issue_id in self.state.issues:
+            p = read_progress(self.batch_path, issue_id)
+            if p is None or p.state in TERMINAL:
+                continue
+            previous = self.attempts(issue_id)
+            if not previous:
+                continue
+            last = previous[-1]
+            if last.status in ("PENDING", "ENQUEUED"):
+                self.running[issue_id] = DBOS.retrieve_workflow(last.workflow_id)
+                self.tried.add(issue_id)
+            elif last.status == "SUCCESS" and last.output and last.output.get("outcome") in TERMINAL:
+                self.finalize(issue_id, DBOS.retrieve_workflow(last.workflow_id))
+
+    def start(self, issue_id: str) -> None:
+        previous = self.attempts(issue_id)
+        checkpoint: dict[str, Any] = {}
+        if previous and previous[-1].status == "SUCCESS" and previous[-1].output:
+            checkpoint = dict(previous[-1].output.get("checkpoint") or {})
+        attempt = len(previous) + 1
+        issue = self.issues[issue_id]
+        spec = {
+            "batch": self.state.batch,
+            "issue": issue_id,
+            "integration": self.state.integration_branch,
+            "title": issue.title,
+        }
+        queue = DBOS.retrieve_queue(ISSUES_QUEUE)
+        assert queue is not None
+        with SetWorkflowID(workflow_id(self.state.batch, issue_id, attempt)):
+            self.running[issue_id] = queue.enqueue(issue_workflow, spec, checkpoint)
+        self.tried.add(issue_id)
+        p = read_progress(self.batch_path, issue_id)
+        update_progress(
+            self.batch_path,
+            issue_id,
+            state="queued",
+            started=(p.started if p and p.started else now_iso()),
+            reason=None,
+            action=None,
+        )
+        _set_status(self.rt, issue_id, "in-progress")
+
+    def finalize(self, issue_id: str, handle: Any) -> None:
+        status = handle.get_status()
+        issue = self.issues[issue_id]
+        if status.status == "SUCCESS":
+            result = handle.get_result()
+            outcome, reason, cp = result["outcome"], result["reason"], result.get("checkpoint") or {}
+        else:
+            outcome, reason, cp = "blocked", f"the workflow ended with {status.status}: {status.error}", {}
+        verdict = last_verdict(cp)
+        setup = cp.get("setup") or {}
+        commits: list[CommitInfo] = []
+        if setup.get("worktree") and Path(setup["worktree"]).is_dir():
+            subjects = gitops.commit_subjects(Path(setup["worktree"]), setup["base"])
+            commits = [CommitInfo(sha=sha, subject=subject) for sha, subject in subjects]
+        p = read_progress(self.batch_path, issue_id)
+        phase_cost = sum(float(v.get("cost") or 0.0) for v in cp.values() if isinstance(v, dict))
+        update_progress(
+            self.batch_path,
+            issue_id,
+            state=outcome,
+            phase=None,
+            finished=now_iso() if outcome in TERMINAL else None,
+            reason=reason,
+            action=_action(outcome, reason, setup.get("branch"), issue),
+            verdict=verdict["verdict"] if verdict else None,
+            criteria_met=verdict["met"] if verdict else None,
+            criteria_total=verdict["total"] if verdict else None,
+            commits=commits,
+            branch=setup.get("branch"),
+            cost=max(p.cost if p else 0.0, phase_cost),
+        )
+        if outcome in ("done", "blocked"):
+            _set_status(self.rt, issue_id, outcome)
+
+    # -- the loop
+
+    def stopping(self) -> str | None:
+        if self.rt.stop_now.is_set() or self.stop_new:
+            return "interrupted"
+        if self.deadline is not None and datetime.now().astimezone() >= self.deadline:
+            return "until"
+        if self.rt.max_cost is not None and self.rt.spent() >= self.rt.max_cost:
+            return "budget"
+        return None
+
+    def run(self) -> None:
+        self.adopt()
+        while True:
+            for issue_id, handle in list(self.running.items()):
+                if handle.get_status().status not in ("PENDING", "ENQUEUED"):
+                    del self.running[issue_id]
+                    self.finalize(issue_id, handle)
+            reason = self.stopping()
+            if reason is not None and self.state.stopping is None:
+                self.state = self.state.model_copy(update={"stopping": reason})
+                self.save()
+            if reason is None:
+                for issue_id in self.frontier():
+                    if len(self.running) >= self.state.parallel:
+                        break
+                    self.start(issue_id)
+            if self.on_change is not None:
+                self.on_change()
+            if not self.running:
+                break
+            time.sleep(_POLL)
+        self.save()
+        if self.state.finished:
+            self.tidy()
+
+    def tidy(self) -> None:
+        """A finished batch leaves its branches, not its worktrees: the lander's would keep the integration
+        branch checked out (git refuses to check it out elsewhere), the landed issues' are done with."""
+        worktrees = self.rt.harness_dir / "worktrees"
+        gitops.remove_worktree(self.rt.root, worktrees / f"{self.state.batch}-lander")
+        for issue_id, p in self.progress().items():
+            if p.state == "done":
+                issue = self.issues[issue_id]
+                gitops.remove_worktree(self.rt.root, worktrees / f"{self.state.batch}-{issue.id}-{issue.slug}")
+
+    def save(self) -> None:
+        from harness.board import save_batch
+
+        progress = self.progress()
+        cost = sum(p.cost for p in progress.values())
+        finished = all(p.state in TERMINAL for p in progress.values())
+        self.state = self.state.model_copy(
+            update={
+                "updated": now_iso(),
+                "cost": cost,
+                "cost_known": all(p.cost_known for p in progress.values()),
+                "finished": now_iso() if finished else None,
+            }
+        )
+        save_batch(self.batch_path, self.state)
+
+
+def _action(outcome: str, reason: str, branch: str | None, issue: Issue) -> str | None:
+    where = f" on branch {branch}" if branch else ""
+    if outcome == "blocked":
+        if reason.startswith("budget"):
+            return (
+                f"raise [budget] max_cost_per_issue, set `status: todo` in issue {issue.id}'s file and run "
+                "`harness afk` again (its work so far is kept" + where + ")"
+            )
+        if reason.startswith("could not land"):
+            return f"merge{where} into the integration branch by hand, or set `status: todo` to let a new batch retry"
+        return (
+            f"read why in its trace (`harness trace`), then finish it by hand{where}, or sharpen the issue, set "
+            "`status: todo` and run a new batch"
+        )
+    if outcome == "incomplete":
+        return "run `harness afk --resume` to continue from the last completed phase"
+    return None
+
+
+def _set_status(rt: Runtime, issue_id: str, status: str) -> None:
+    """Mirror the batch's view in the issue file of the user's checkout (the only file afk edits there)."""
+    path = find_issue(rt.harness_dir / "issues", issue_id)
+    set_issue_fields(path, status=status)
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def open_batch(repo: Path, options: AfkOptions) -> tuple[Runtime, BatchState, Path, dict[str, Issue]]:
+    """Every input check before anything durable happens (exit 2 on bad input)."""
+    from harness.board import batch_dir, find_batch, load_batch, save_batch
+
+    root = gitops.repo_root(repo)
+    config = load_config(root)
+    harness_dir = root / config.harness_dir
+    issues = _load_issues(harness_dir)
+    if options.parallel < 1:
+        raise UsageError(f"--parallel {options.parallel}: must be at least 1", hint="e.g. --parallel 4")
+    rt = Runtime(
+        root=root,
+        config=config,
+        harness_dir=harness_dir,
+        worker=options.worker_id or default_worker_id(root),
+        max_cost=options.max_cost,
+    )
+    now = datetime.now().astimezone()
+    if options.resume:
+        path = find_batch(harness_dir, options.batch)
+        state, progress = load_batch(path)
+        if state.finished:
+            raise UsageError(
+                f"batch {state.batch} is finished: every issue in it is done, blocked or waiting for a human",
+                hint="read it with `harness report`; start a new batch with `harness afk`",
+            )
+        updates: dict[str, Any] = {"stopping": None, "updated": now_iso()}
+        if options.parallel != 1 or state.parallel < 1:
+            updates["parallel"] = options.parallel
+        if options.max_cost is not None:
+            updates["max_cost"] = options.max_cost
+        if options.until is not None:
+            updates["until"] = options.until
+        state = state.model_copy(update=updates)
+        rt.max_cost = state.max_cost
+        rt.set_spent(sum(p.cost for p in progress))
+        save_batch(path, state)
+        return rt, state, path, issues
+    batch = options.batch or batch_id_for(now)
+    existing = batch_dir(harness_dir, batch)
+    if (existing / "batch.json").is_file():
+        old, _ = load_batch(existing)
+        if not old.finished:
+            raise UsageError(
+                f"batch {batch} is not finished",
+                hint=f"continue it with `harness afk --resume` (or name a new batch with --batch {batch}-2)",
+            )
+        suffix = 2
+        while (batch_dir(harness_dir, f"{batch}-{suffix}") / "batch.json").is_file():
+            suffix += 1
+        batch = f"{batch}-{suffix}"
+    todo = [i for i in issues.values() if i.status == "todo"]
+    if not [i for i in todo if i.kind == "AFK"]:
+        raise UsageError(
+            f"no AFK issue in `todo` in {harness_dir / 'issues'}: nothing for a batch to do",
+            hint="write issues (`harness plan`), or set `status: todo` on the ones to run",
+        )
+    integration = options.integration or f"harness/{batch}"
+    base = gitops.head(root)
+    gitops.ensure_branch(root, integration, base)
+    path = batch_dir(harness_dir, batch)
+    state = BatchState(
+        batch=batch,
+        integration_branch=integration,
+        base=base,
+        started=now_iso(),
+        updated=now_iso(),
+        parallel=options.parallel,
+        max_cost=options.max_cost,
+        until=options.until,
+        issues=[i.id for i in todo],
+    )
+    save_batch(path, state)
+    for issue in todo:
+        update_progress(
+            path,
+            issue.id,
+            title=issue.title,
+            kind=issue.kind,
+            state="hitl" if issue.kind == "HITL" else "waiting",
+            blocked_by=list(issue.blocked_by),
+            action="a person must do this one (kind: HITL); afk never starts it" if issue.kind == "HITL" else None,
+        )
+    return rt, state, path, issues
+
+
+def _load_issues(harness_dir: Path) -> dict[str, Issue]:
+    directory = harness_dir / "issues"
+    issues: dict[str, Issue] = {}
+    for path in sorted(directory.glob("*.md")) if directory.is_dir() else []:
+        issue = load_issue(path)
+        if issue.id in issues:
+            raise UsageError(f"{path}: issue id {issue.id} is used by another file too", hint="give each a unique id")
+        issues[issue.id] = issue
+    for issue in issues.values():
+        unknown = [b for b in issue.blocked_by if b not in issues]
+        if unknown:
+            raise UsageError(
+                f"issue {issue.id}: blocked_by names unknown issue(s) {', '.join(unknown)}",
+                hint=f"fix `blocked_by` in {directory}/{issue.id}-*.md (known ids: {', '.join(sorted(issues))})",
+            )
+    return issues
+
+
+def run_batch(
+    rt: Runtime,
+    state: BatchState,
+    batch_path: Path,
+    issues: dict[str, Issue],
+    *,
+    database_url: str | None = None,
+    on_change: Callable[[Coordinator], None] | None = None,
+) -> Coordinator:
+    deadline = parse_until(state.until, datetime.now().astimezone()) if state.until else None
+    coordinator = Coordinator(rt, state, batch_path, issues, deadline=deadline)
+    if on_change is not None:
+        coordinator.on_change = lambda: on_change(coordinator)
+    with launched(rt, database_url, state.parallel), _interrupts(coordinator):
+        coordinator.run()
+    return coordinator
+
+
+@contextmanager
+def _interrupts(coordinator: Coordinator) -> Iterator[None]:
+    """First Ctrl-C: start nothing new. Second: running agents stop before their next model call."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if not coordinator.stop_new:
+            coordinator.stop_new = True
+        else:
+            coordinator.rt.stop_now.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_worker(repo: Path, options: AfkOptions, *, stop: threading.Event | None = None) -> None:
+    """``harness afk --worker``: run issues from the shared queue until Ctrl-C."""
+    root = gitops.repo_root(repo)
+    config = load_config(root)
+    rt = Runtime(
+        root=root,
+        config=config,
+        harness_dir=root / config.harness_dir,
+        worker=options.worker_id or default_worker_id(root),
+        max_cost=options.max_cost,
+    )
+    stop = stop or threading.Event()
+    with launched(rt, options.database_url, options.parallel):
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+        try:
+            while not stop.wait(_POLL):
+                pass
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            rt.stop_now.set()
+
+
+def batch_exit_code(progress: list[IssueProgress]) -> int:
+    if any(p.state not in TERMINAL for p in progress):
+        return 3
+    return 1 if any(p.state == "blocked" for p in progress) else 0
+
+
+def dumps(document: Any) -> str:
+    return json.dumps(document, indent=2)
