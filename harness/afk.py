@@ -29,10 +29,13 @@ checkpoints unreadable must bump it (docs/afk.md says what then happens).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -210,7 +213,7 @@ def outcome_of(cp: dict[str, Any]) -> tuple[str, str]:
         return "blocked", f"the evaluator failed the work ({verdict['met']}/{verdict['total']} criteria met)"
     landing = cp.get("land-2") or cp.get("land")
     if landing and landing["outcome"] == "landed":
-        return "done", f"landed on {landing['sha'][:10]}"
+        return "done", f"landed on {landing['tip'][:10]}"
     assert landing is not None
     return "blocked", f"could not land ({landing['outcome']}): {landing['detail']}"
 
@@ -251,6 +254,11 @@ def land_step(spec: dict[str, Any], cp: dict[str, Any]) -> dict[str, Any]:
     update_progress(batch_path, issue_id, state="landing", phase="landing", worker=rt.worker)
     branch = cp["setup"]["branch"]
     lander_path = rt.harness_dir / "worktrees" / f"{spec['batch']}-lander"
+    remote = spec.get("remote")
+    sync_integration(rt, spec)
+    if remote:  # the issue ran on whichever machine dequeued it; its branch came here through the remote
+        gitops.fetch_branch(rt.root, remote, branch)
+        branch = f"refs/remotes/{remote}/{branch}"
     result = land(
         rt.root,
         lander_path,
@@ -260,10 +268,12 @@ def land_step(spec: dict[str, Any], cp: dict[str, Any]) -> dict[str, Any]:
         test_timeout=rt.config.test_timeout,
         message=f"land: {issue_id} {spec['title']}\n\nHarness-Issue: {issue_id}\nHarness-Batch: {spec['batch']}\n",
     )
+    if remote and result.outcome == "landed":
+        gitops.push_branch(rt.root, remote, spec["integration"])
     _event(rt, spec, "landed" if result.outcome == "landed" else "land_refused", outcome=result.outcome)
     return {
         "outcome": result.outcome,
-        "sha": result.sha,
+        "tip": result.sha,  # the integration branch's, not a checkpoint of the issue's worktree
         "conflicts": list(result.conflicts),
         "failures": list(result.failures),
         "detail": result.detail,
@@ -302,11 +312,10 @@ def _setup(rt: Runtime, spec: dict[str, Any]) -> dict[str, Any]:
     """The issue's branch and worktree, from the integration branch's tip; a retry reuses them."""
     issue = load_issue(find_issue(rt.harness_dir / "issues", spec["issue"]))
     branch = issue_branch(spec["batch"], issue)
-    path = rt.harness_dir / "worktrees" / f"{spec['batch']}-{issue.id}-{issue.slug}"
-    start = gitops.resolve(rt.root, spec["integration"])
-    gitops.ensure_branch(rt.root, branch, start)
-    gitops.ensure_worktree(rt.root, path, branch)
-    gitops.reset_worktree(path, start)  # a branch left by a killed setup moves back to the start
+    start = sync_integration(rt, spec)
+    path = _local_worktree(rt, spec, branch, start)
+    if spec.get("remote"):
+        gitops.push_branch(rt.root, spec["remote"], branch, force=True)
     return {
         "branch": branch,
         "worktree": str(path),
@@ -315,6 +324,41 @@ def _setup(rt: Runtime, spec: dict[str, Any]) -> dict[str, Any]:
         "fix_rounds": rt.config.limits.fix_rounds,
         "cost": 0.0,
     }
+
+
+def _local_worktree(rt: Runtime, spec: dict[str, Any], branch: str, sha: str) -> Path:
+    """This machine's worktree of the issue, on its branch, reset to ``sha``: whatever a killed attempt left
+    is gone. With a remote, the checkpoint may have been made on another machine: its commits are fetched."""
+    issue = load_issue(find_issue(rt.harness_dir / "issues", spec["issue"]))
+    path = rt.harness_dir / "worktrees" / f"{spec['batch']}-{issue.id}-{issue.slug}"
+    if spec.get("remote") and not gitops.has_commit(rt.root, sha):
+        gitops.fetch_branch(rt.root, spec["remote"], branch)
+    gitops.ensure_branch(rt.root, branch, sha)
+    gitops.ensure_worktree(rt.root, path, branch)
+    gitops.reset_worktree(path, sha)
+    return path
+
+
+def sync_integration(rt: Runtime, spec: dict[str, Any]) -> str:
+    """The integration branch's tip. With a remote, fetched first, and the local branch brought up to it
+    (a local tip ahead of the remote is a landing this machine has not pushed yet: it is kept)."""
+    integration, remote = spec["integration"], spec.get("remote")
+    if not remote:
+        return gitops.resolve(rt.root, f"refs/heads/{integration}")
+    remote_tip = gitops.fetch_branch(rt.root, remote, integration)
+    try:
+        local: str | None = gitops.resolve(rt.root, f"refs/heads/{integration}")
+    except UsageError:
+        local = None
+    if local is None or gitops.is_ancestor(rt.root, local, remote_tip):
+        gitops.set_branch(rt.root, integration, remote_tip)
+        return remote_tip
+    if gitops.is_ancestor(rt.root, remote_tip, local):
+        return local
+    raise IncompleteError(
+        f"{integration} here ({local[:10]}) and on {remote} ({remote_tip[:10]}) have diverged",
+        hint=f"only the batch's lander may move {integration}; reset the local branch to {remote}/{integration}",
+    )
 
 
 def _checkpoint_sha(cp: dict[str, Any]) -> str:
@@ -327,8 +371,8 @@ def _issue_run(rt: Runtime, spec: dict[str, Any], cp: dict[str, Any], phase: str
     from harness.model import make_client
 
     setup = cp["setup"]
-    worktree = gitops.Worktree(path=Path(setup["worktree"]), branch=setup["branch"], base=setup["base"])
-    gitops.reset_worktree(worktree.path, _checkpoint_sha(cp))  # a killed attempt's edits never leak
+    path = _local_worktree(rt, spec, setup["branch"], _checkpoint_sha(cp))  # a killed attempt's edits never leak
+    worktree = gitops.Worktree(path=path, branch=setup["branch"], base=setup["base"])
     issue_path = find_issue(rt.harness_dir / "issues", spec["issue"])
     prepared = Prepared(
         root=rt.root, config=rt.config, harness_dir=rt.harness_dir, issue=load_issue(issue_path), issue_path=issue_path
@@ -354,6 +398,8 @@ def _issue_run(rt: Runtime, spec: dict[str, Any], cp: dict[str, Any], phase: str
     run = IssueRun(prepared, client, worktree, run_dir, trace, ledger, None)
     try:
         yield run
+        if spec.get("remote"):  # the next phase may run on another machine
+            gitops.push_branch(rt.root, spec["remote"], worktree.branch, force=True)
         trace.event("phase_completed", phase=phase, cost=ledger.cost)
     finally:
         trace.close()
@@ -431,6 +477,7 @@ def _land_findings(run: IssueRun, spec: dict[str, Any], cp: dict[str, Any]) -> s
     from harness.lander import merge_for_fix
 
     landing = cp["land"]
+    sync_integration(runtime(), spec)
     conflicts = merge_for_fix(run.worktree.path, spec["integration"])
     lines = [
         "Your work passed its evaluation, but it could not land on the integration branch, where other issues "
@@ -461,7 +508,7 @@ def _event(rt: Runtime, spec: dict[str, Any], kind: str, **fields: Any) -> None:
 
 @dataclass
 class AfkOptions:
-    parallel: int = 1
+    parallel: int | None = None  # default 1; on --resume, the batch's own
     max_cost: float | None = None
     until: str | None = None  # HH:MM
     resume: bool = False
@@ -469,14 +516,22 @@ class AfkOptions:
     database_url: str | None = None
     worker_id: str | None = None
     integration: str | None = None
+    remote: str | None = None  # several machines: branches travel through this git remote
 
 
 def parse_until(text: str, now: datetime) -> datetime:
-    """``HH:MM`` as the next such moment: later today, else tomorrow (an overnight batch)."""
+    """``HH:MM`` as the next such moment (later today, else tomorrow: an overnight batch), or an ISO 8601
+    date and time for scripts."""
     try:
         moment = clock.fromisoformat(text)
-    except ValueError as exc:
-        raise UsageError(f"--until {text}: not a time of day", hint="write it as HH:MM, e.g. --until 07:00") from exc
+    except ValueError:
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise UsageError(
+                f"--until {text}: not a time of day", hint="write it as HH:MM, e.g. --until 07:00"
+            ) from exc
+        return when if when.tzinfo else when.astimezone()
     candidate = now.replace(hour=moment.hour, minute=moment.minute, second=0, microsecond=0)
     return candidate if candidate > now else candidate + timedelta(days=1)
 
@@ -495,11 +550,32 @@ def dbos_config(harness_dir: Path, database_url: str | None, worker: str) -> DBO
     }
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
+    """DBOS's console log handler, writing to whatever ``sys.stderr`` is now (DBOS's own keeps the stream
+    of the moment it was imported, which a test runner or a redirect may have closed since)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.name = "__dbos_console_log_handler__"
+        self.setFormatter(logging.Formatter("dbos: %(levelname)s %(message)s"))
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 @contextmanager
 def launched(rt: Runtime, database_url: str | None, parallel: int) -> Iterator[None]:
     """DBOS launched for this process (recovering its own unfinished workflows), with the two queues."""
     global _RUNTIME
     _RUNTIME = rt
+    dbos_log = logging.getLogger("dbos")
+    dbos_log.handlers = [_StderrHandler()]
+    dbos_log.propagate = False
     DBOS(config=dbos_config(rt.harness_dir, database_url, rt.worker))
     try:
         DBOS.launch()
@@ -584,6 +660,7 @@ class Coordinator:
             "batch": self.state.batch,
             "issue": issue_id,
             "integration": self.state.integration_branch,
+            "remote": self.state.remote,
             "title": issue.title,
         }
         queue = DBOS.retrieve_queue(ISSUES_QUEUE)
@@ -613,9 +690,14 @@ class Coordinator:
         verdict = last_verdict(cp)
         setup = cp.get("setup") or {}
         commits: list[CommitInfo] = []
+        subjects: list[tuple[str, str]] = []
         if setup.get("worktree") and Path(setup["worktree"]).is_dir():
             subjects = gitops.commit_subjects(Path(setup["worktree"]), setup["base"])
-            commits = [CommitInfo(sha=sha, subject=subject) for sha, subject in subjects]
+        elif setup.get("branch") and self.state.remote:  # it ran on another machine
+            with contextlib.suppress(IncompleteError, UsageError):
+                tip = gitops.fetch_branch(self.rt.root, self.state.remote, setup["branch"])
+                subjects = gitops.range_subjects(self.rt.root, setup["base"], tip)
+        commits = [CommitInfo(sha=sha, subject=subject) for sha, subject in subjects]
         p = read_progress(self.batch_path, issue_id)
         phase_cost = sum(float(v.get("cost") or 0.0) for v in cp.values() if isinstance(v, dict))
         update_progress(
@@ -668,6 +750,9 @@ class Coordinator:
             if not self.running:
                 break
             time.sleep(_POLL)
+        if self.state.remote:  # show the user what landed, in their own clone
+            with contextlib.suppress(IncompleteError, UsageError):
+                sync_integration(self.rt, {"integration": self.state.integration_branch, "remote": self.state.remote})
         self.save()
         if self.state.finished:
             self.tidy()
@@ -734,9 +819,13 @@ def open_batch(repo: Path, options: AfkOptions) -> tuple[Runtime, BatchState, Pa
     root = gitops.repo_root(repo)
     config = load_config(root)
     harness_dir = root / config.harness_dir
-    issues = _load_issues(harness_dir)
-    if options.parallel < 1:
+    if options.parallel is not None and options.parallel < 1:
         raise UsageError(f"--parallel {options.parallel}: must be at least 1", hint="e.g. --parallel 4")
+    if options.until is not None:
+        parse_until(options.until, datetime.now().astimezone())
+    if options.max_cost is not None and options.max_cost <= 0:
+        raise UsageError(f"--max-cost {options.max_cost}: must be more than 0", hint="e.g. --max-cost 40")
+    issues = _load_issues(harness_dir)
     rt = Runtime(
         root=root,
         config=config,
@@ -754,7 +843,7 @@ def open_batch(repo: Path, options: AfkOptions) -> tuple[Runtime, BatchState, Pa
                 hint="read it with `harness report`; start a new batch with `harness afk`",
             )
         updates: dict[str, Any] = {"stopping": None, "updated": now_iso()}
-        if options.parallel != 1 or state.parallel < 1:
+        if options.parallel is not None:
             updates["parallel"] = options.parallel
         if options.max_cost is not None:
             updates["max_cost"] = options.max_cost
@@ -786,7 +875,11 @@ def open_batch(repo: Path, options: AfkOptions) -> tuple[Runtime, BatchState, Pa
         )
     integration = options.integration or f"harness/{batch}"
     base = gitops.head(root)
+    if options.remote is not None:
+        gitops.check_remote(root, options.remote)
     gitops.ensure_branch(root, integration, base)
+    if options.remote is not None:
+        gitops.push_branch(root, options.remote, integration)
     path = batch_dir(harness_dir, batch)
     state = BatchState(
         batch=batch,
@@ -794,9 +887,10 @@ def open_batch(repo: Path, options: AfkOptions) -> tuple[Runtime, BatchState, Pa
         base=base,
         started=now_iso(),
         updated=now_iso(),
-        parallel=options.parallel,
+        parallel=options.parallel or 1,
         max_cost=options.max_cost,
         until=options.until,
+        remote=options.remote,
         issues=[i.id for i in todo],
     )
     save_batch(path, state)
@@ -881,7 +975,7 @@ def run_worker(repo: Path, options: AfkOptions, *, stop: threading.Event | None 
         max_cost=options.max_cost,
     )
     stop = stop or threading.Event()
-    with launched(rt, options.database_url, options.parallel):
+    with launched(rt, options.database_url, options.parallel or 1):
         previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
         try:
             while not stop.wait(_POLL):

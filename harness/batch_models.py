@@ -57,6 +57,7 @@ class IssueProgress(Strict):
 class BatchState(Strict):
     batch: str = Field(description="batch id, e.g. afk-20261122")
     integration_branch: str
+    remote: str | None = Field(default=None, description="git remote the branches travel through (several machines)")
     base: str = Field(description="commit the integration branch started from")
     started: str
     updated: str

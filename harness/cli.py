@@ -238,7 +238,8 @@ def afk(
         float | None, typer.Option("--max-cost", help="USD for the whole batch; checked before every model call.")
     ] = None,
     until: Annotated[
-        str | None, typer.Option("--until", help="HH:MM: start no new issue after this time (next occurrence).")
+        str | None,
+        typer.Option("--until", help="HH:MM (next occurrence) or an ISO date-time: start no new issue after it."),
     ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the unfinished batch (default: newest).")] = False,
     batch: Annotated[str | None, typer.Option("--batch", help="Batch id (default: afk-<date>).")] = None,
@@ -259,6 +260,10 @@ def afk(
     worker_id: Annotated[
         str | None, typer.Option("--worker-id", help="Stable id of this worker (default: host + clone path).")
     ] = None,
+    remote: Annotated[
+        str | None,
+        typer.Option("--remote", help="Git remote the branches travel through, for workers on other machines."),
+    ] = None,
     repo: RepoOption = Path("."),
     as_json: JsonOption = False,
 ) -> None:
@@ -275,6 +280,7 @@ def afk(
         database_url=database_url,
         worker_id=worker_id,
         integration=integration,
+        remote=remote,
     )
     _command(
         lambda: run_afk_command(repo, options, worker=worker, as_json=as_json, err=_err(), out=Console(highlight=False))

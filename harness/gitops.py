@@ -395,3 +395,69 @@ def remove_worktree(repo_path: Path, path: Path) -> None:
             repo.git.worktree("remove", "--force", str(path))
         shutil.rmtree(path, ignore_errors=True)
     repo.git.worktree("prune")
+
+
+# Several machines (`harness afk --remote NAME`): each works in its own clone; branches travel through the remote.
+
+
+def fetch_branch(repo_path: Path, remote: str, branch: str) -> str:
+    """Fetch ``branch`` from ``remote`` into ``refs/remotes/<remote>/<branch>``; returns its sha."""
+    import git
+
+    repo = open_repo(repo_path)
+    try:
+        repo.git.fetch("--quiet", remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
+    except git.GitCommandError as exc:
+        raise IncompleteError(
+            f"cannot fetch {branch} from {remote}: {_git_message(exc)}",
+            hint=f"check that `git fetch {remote}` works in {repo_path} (network, credentials)",
+        ) from exc
+    return _commit(repo, f"refs/remotes/{remote}/{branch}")
+
+
+def push_branch(repo_path: Path, remote: str, branch: str, *, force: bool = False) -> None:
+    """Push local ``branch`` to ``remote`` (forced only for harness-owned issue branches)."""
+    import git
+
+    repo = open_repo(repo_path)
+    refspec = ("+" if force else "") + f"refs/heads/{branch}:refs/heads/{branch}"
+    try:
+        repo.git.push("--quiet", "--no-verify", remote, refspec)
+    except git.GitCommandError as exc:
+        raise IncompleteError(
+            f"cannot push {branch} to {remote}: {_git_message(exc)}",
+            hint=f"check that `git push {remote} {branch}` works in {repo_path}; the batch resumes where it stopped",
+        ) from exc
+
+
+def set_branch(repo_path: Path, name: str, sha: str) -> None:
+    """Point local branch ``name`` at ``sha`` (created if missing); the caller knows nothing is lost."""
+    repo = open_repo(repo_path)
+    repo.git.update_ref(f"refs/heads/{name}", sha)
+
+
+def range_subjects(repo_path: Path, base: str, rev: str) -> list[tuple[str, str]]:
+    """(sha, subject) of the commits in ``base..rev``, oldest first."""
+    repo = open_repo(repo_path)
+    return [(c.hexsha, str(c.message).splitlines()[0]) for c in repo.iter_commits(f"{base}..{rev}")][::-1]
+
+
+def check_remote(repo_path: Path, remote: str) -> None:
+    repo = open_repo(repo_path)
+    names = [r.name for r in repo.remotes]
+    if remote not in names:
+        raise UsageError(
+            f"--remote {remote}: no such git remote in {repo_path} (remotes: {', '.join(names) or 'none'})",
+            hint=f"add it (`git remote add {remote} URL`) or name one of the existing remotes",
+        )
+
+
+def has_commit(repo_path: Path, sha: str) -> bool:
+    import git
+
+    repo = open_repo(repo_path)
+    try:
+        repo.git.cat_file("-e", f"{sha}^{{commit}}")
+    except git.GitCommandError:
+        return False
+    return True
