@@ -52,7 +52,8 @@ from harness import gitops, tdd_gate
 from harness.artifacts import Issue, Verdict, find_issue, load_issue, set_issue_fields
 from harness.batch_models import TERMINAL, BatchState, CommitInfo, IssueProgress
 from harness.config import Config, load_config
-from harness.errors import IncompleteError, UsageError
+from harness.errors import HarnessError, IncompleteError, UsageError
+from harness.model import make_client
 from harness.pipeline import IssueRun, Prepared, Stop
 from harness.trace import BudgetExceeded, CallRecord, Ledger, Trace
 
@@ -299,8 +300,8 @@ def phase_step(spec: dict[str, Any], phase: str, cp: dict[str, Any]) -> dict[str
         return {"end": "incomplete", "reason": exc.message}
     except BudgetExceeded as exc:
         return {"end": "blocked", "reason": f"budget: {exc.message}"}
-    except IncompleteError as exc:
-        return {"end": "incomplete", "reason": exc.message}
+    except HarnessError as exc:  # API down, a configuration changed under the batch, …: fix it and --resume
+        return {"end": "incomplete", "reason": str(exc)}
     finally:
         progress = read_progress(batch_path, issue_id)
         if progress is not None:
@@ -368,8 +369,6 @@ def _checkpoint_sha(cp: dict[str, Any]) -> str:
 
 @contextmanager
 def _issue_run(rt: Runtime, spec: dict[str, Any], cp: dict[str, Any], phase: str) -> Iterator[IssueRun]:
-    from harness.model import make_client
-
     setup = cp["setup"]
     path = _local_worktree(rt, spec, setup["branch"], _checkpoint_sha(cp))  # a killed attempt's edits never leak
     worktree = gitops.Worktree(path=path, branch=setup["branch"], base=setup["base"])
@@ -643,6 +642,10 @@ class Coordinator:
             if not previous:
                 continue
             last = previous[-1]
+            if last.app_version != STATE_VERSION and last.status in ("PENDING", "ENQUEUED"):
+                # Left by a harness with another state format: nobody will run it; a new attempt starts over.
+                DBOS.cancel_workflow(last.workflow_id)
+                continue
             if last.status in ("PENDING", "ENQUEUED"):
                 self.running[issue_id] = DBOS.retrieve_workflow(last.workflow_id)
                 self.tried.add(issue_id)
@@ -652,8 +655,9 @@ class Coordinator:
     def start(self, issue_id: str) -> None:
         previous = self.attempts(issue_id)
         checkpoint: dict[str, Any] = {}
-        if previous and previous[-1].status == "SUCCESS" and previous[-1].output:
-            checkpoint = dict(previous[-1].output.get("checkpoint") or {})
+        last = previous[-1] if previous else None
+        if last is not None and last.status == "SUCCESS" and last.output and last.app_version == STATE_VERSION:
+            checkpoint = dict(last.output.get("checkpoint") or {})
         attempt = len(previous) + 1
         issue = self.issues[issue_id]
         spec = {
@@ -826,6 +830,7 @@ def open_batch(repo: Path, options: AfkOptions) -> tuple[Runtime, BatchState, Pa
     if options.max_cost is not None and options.max_cost <= 0:
         raise UsageError(f"--max-cost {options.max_cost}: must be more than 0", hint="e.g. --max-cost 40")
     issues = _load_issues(harness_dir)
+    make_client(max_retries=config.max_retries, timeout=config.request_timeout)  # no key: exit 2 now
     rt = Runtime(
         root=root,
         config=config,
@@ -967,6 +972,7 @@ def run_worker(repo: Path, options: AfkOptions, *, stop: threading.Event | None 
     """``harness afk --worker``: run issues from the shared queue until Ctrl-C."""
     root = gitops.repo_root(repo)
     config = load_config(root)
+    make_client(max_retries=config.max_retries, timeout=config.request_timeout)  # no key: exit 2 now
     rt = Runtime(
         root=root,
         config=config,

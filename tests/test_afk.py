@@ -226,3 +226,23 @@ def test_ctrl_c_twice_stops_at_a_safe_point_and_resume_finishes(
 
     assert result.exit_code == 0, result.output
     assert {i["state"] for i in doc["issues"]} == {"done"}
+
+
+def test_a_batch_left_by_another_state_version_starts_its_issues_over(
+    harness: Any, project: Path, model: FakeMessagesAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harness.afk as afk_module
+
+    afkmodel.add_feature_issues(project, {2: []})
+    with monkeypatch.context() as patch:
+        patch.setattr(afk_module, "STATE_VERSION", "harness-state-0")
+        first, _ = afk(harness, project, "--max-cost", "0.001")  # stops after the first model call
+    assert first.exit_code == 3, first.output
+    calls = len(model.requests)
+
+    result, doc = afk(harness, project, "--resume", "--max-cost", "100")
+
+    assert result.exit_code == 0, result.output
+    assert {i["state"] for i in doc["issues"]} == {"done"}
+    roles = [afkmodel.phase_of(r.body)[1] for r in model.requests[calls:]]
+    assert roles[0] == "propose_contract"  # the old checkpoint was not trusted: the contract phase ran again
