@@ -233,6 +233,8 @@ def issue_workflow(spec: dict[str, Any], checkpoint: dict[str, Any]) -> dict[str
             queue = DBOS.retrieve_queue(LAND_QUEUE)
             assert queue is not None
             out = queue.enqueue(land_workflow, spec, cp).get_result()
+            if out["outcome"] == "error":
+                return {"outcome": "incomplete", "reason": out["detail"], "checkpoint": cp}
         else:
             out = phase_step(spec, phase, cp)
         if "end" in out:
@@ -247,31 +249,30 @@ def land_workflow(spec: dict[str, Any], cp: dict[str, Any]) -> dict[str, Any]:
 
 @DBOS.step()
 def land_step(spec: dict[str, Any], cp: dict[str, Any]) -> dict[str, Any]:
-    from harness.lander import land
-
+    """Land the issue; a failure of git, the remote or the test command ends the attempt, nothing moved."""
     rt = runtime()
-    batch_path = rt.harness_dir / "runs" / spec["batch"]
     issue_id = spec["issue"]
-    update_progress(batch_path, issue_id, state="landing", phase="landing", worker=rt.worker)
-    branch = cp["setup"]["branch"]
-    lander_path = rt.harness_dir / "worktrees" / f"{spec['batch']}-lander"
-    remote = spec.get("remote")
-    sync_integration(rt, spec)
-    if remote:  # the issue ran on whichever machine dequeued it; its branch came here through the remote
-        gitops.fetch_branch(rt.root, remote, branch)
-        branch = f"refs/remotes/{remote}/{branch}"
-    result = land(
-        rt.root,
-        lander_path,
-        spec["integration"],
-        branch,
-        test_command=rt.config.test_command,
-        test_timeout=rt.config.test_timeout,
-        message=f"land: {issue_id} {spec['title']}\n\nHarness-Issue: {issue_id}\nHarness-Batch: {spec['batch']}\n",
-    )
-    if remote and result.outcome == "landed":
-        gitops.push_branch(rt.root, remote, spec["integration"])
-    _event(rt, spec, "landed" if result.outcome == "landed" else "land_refused", outcome=result.outcome)
+    update_progress(rt.harness_dir / "runs" / spec["batch"], issue_id, state="landing", phase="landing")
+    trace = Trace(rt.harness_dir / "runs" / f"{spec['batch']}-{issue_id}" / "trace.jsonl")
+    trace.event("phase_started", phase="land", batch=spec["batch"], issue=issue_id, worker=rt.worker)
+    started = time.monotonic()
+    try:
+        result = _land(rt, spec, cp)
+    except Exception as exc:
+        trace.event("land_failed", error=f"{type(exc).__name__}: {exc}")
+        return {"outcome": "error", "detail": f"landing failed: {type(exc).__name__}: {exc}"}
+    else:
+        trace.event(
+            "landed" if result.outcome == "landed" else "land_refused",
+            outcome=result.outcome,
+            tip=result.sha,
+            conflicts=list(result.conflicts),
+            failures=list(result.failures),
+            duration=round(time.monotonic() - started, 3),
+        )
+        trace.event("phase_completed", phase="land", cost=0.0)
+    finally:
+        trace.close()
     return {
         "outcome": result.outcome,
         "tip": result.sha,  # the integration branch's, not a checkpoint of the issue's worktree
@@ -281,17 +282,41 @@ def land_step(spec: dict[str, Any], cp: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _land(rt: Runtime, spec: dict[str, Any], cp: dict[str, Any]) -> Any:
+    from harness.lander import land
+
+    branch = cp["setup"]["branch"]
+    remote = spec.get("remote")
+    sync_integration(rt, spec)
+    if remote:  # the issue ran on whichever machine dequeued it; its branch came here through the remote
+        gitops.fetch_branch(rt.root, remote, branch)
+        branch = f"refs/remotes/{remote}/{branch}"
+    result = land(
+        rt.root,
+        rt.harness_dir / "worktrees" / f"{spec['batch']}-lander",
+        spec["integration"],
+        branch,
+        test_command=rt.config.test_command,
+        test_timeout=rt.config.test_timeout,
+        message=f"land: {spec['issue']} {spec['title']}\n\nHarness-Issue: {spec['issue']}\n"
+        f"Harness-Batch: {spec['batch']}\n",
+    )
+    if remote and result.outcome == "landed":
+        gitops.push_branch(rt.root, remote, spec["integration"])
+    return result
+
+
 @DBOS.step()
 def phase_step(spec: dict[str, Any], phase: str, cp: dict[str, Any]) -> dict[str, Any]:
     """Run one phase of one issue in this process; a resumable failure ends the attempt, not the workflow."""
     rt = runtime()
     batch_path = rt.harness_dir / "runs" / spec["batch"]
     issue_id = spec["issue"]
-    if phase == "setup":
-        return _setup(rt, spec)
     update_progress(batch_path, issue_id, state="running", phase=phase, worker=rt.worker)
     started = time.monotonic()
     try:
+        if phase == "setup":
+            return _setup(rt, spec)
         with _issue_run(rt, spec, cp, phase) as run:
             out = _run_phase(run, spec, phase, cp)
     except Stop as stop:
@@ -302,6 +327,8 @@ def phase_step(spec: dict[str, Any], phase: str, cp: dict[str, Any]) -> dict[str
         return {"end": "blocked", "reason": f"budget: {exc.message}"}
     except HarnessError as exc:  # API down, a configuration changed under the batch, …: fix it and --resume
         return {"end": "incomplete", "reason": str(exc)}
+    except Exception as exc:  # a git or file-system failure, or a harness bug: the attempt ends, resumable
+        return {"end": "incomplete", "reason": f"{phase} failed: {type(exc).__name__}: {exc}"}
     finally:
         progress = read_progress(batch_path, issue_id)
         if progress is not None:
@@ -495,11 +522,6 @@ def _land_findings(run: IssueRun, spec: dict[str, Any], cp: dict[str, Any]) -> s
         lines.append("After the merge these failed: " + ", ".join(landing["failures"]))
     lines.append("Make the whole suite pass — your contract tests and everything that landed before you.")
     return "\n".join(lines)
-
-
-def _event(rt: Runtime, spec: dict[str, Any], kind: str, **fields: Any) -> None:
-    if rt.on_event is not None:
-        rt.on_event({"kind": kind, "issue": spec["issue"], **fields})
 
 
 # --------------------------------------------------------------------------- the coordinator

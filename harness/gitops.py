@@ -7,8 +7,10 @@ GitPython is imported here only, lazily, so commands that do not touch git start
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,22 @@ PHASE_PREFIXES = ("contract:", "red:", "green:")
 # Harness commits are checkpoints of the agents' work: they must not block on a signing prompt or
 # be rewritten by the user's hooks (which may need an environment the worktree does not have).
 _COMMIT_FLAGS = ("--no-verify", "--no-gpg-sign")
+
+
+_WORKTREE_LOCK = threading.RLock()
+
+
+def _worktree(repo: git.Repo, *args: str) -> str:
+    """``git worktree ARGS``, one at a time: git's worktree bookkeeping (``.git/worktrees/``) is not safe
+    against concurrent add/remove/prune — parallel issues, evaluators and the lander all make and remove
+    worktrees. A thread lock within this process, a file lock between processes sharing the clone."""
+    lock_path = Path(repo.common_dir) / "harness-worktree.lock"
+    with _WORKTREE_LOCK, open(lock_path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            return str(repo.git.worktree(*args))
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def open_repo(path: Path) -> git.Repo:
@@ -72,7 +90,7 @@ def create_worktree(repo_path: Path, path: Path, branch: str, *, start: str | No
             hint=f"remove the stale directory (`git worktree prune && rm -rf {path}`) and run again",
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    repo.git.worktree("add", "-b", branch, str(path), base)
+    _worktree(repo, "add", "-b", branch, str(path), base)
     return Worktree(path=path.resolve(), branch=branch, base=base)
 
 
@@ -115,8 +133,8 @@ def discard_harness_branch(repo_path: Path, path: Path, branch: str) -> bool:
         message, hint = _existing_branch_message(repo, branch, path)
         raise UsageError(message + "; --restart only discards branches that hold harness commits alone", hint=hint)
     if path.exists():
-        repo.git.worktree("remove", "--force", str(path))
-    repo.git.worktree("prune")
+        _worktree(repo, "remove", "--force", str(path))
+    _worktree(repo, "prune")
     repo.git.branch("-D", branch)
     return True
 
@@ -131,13 +149,13 @@ def throwaway_checkouts(repo_path: Path, *revs: str) -> Iterator[list[Path]]:
     try:
         for index, rev in enumerate(revs):
             path = parent / str(index)
-            repo.git.worktree("add", "--detach", str(path), rev)
+            _worktree(repo, "add", "--detach", str(path), rev)
             made.append(path.resolve())
         yield made
     finally:
         for path in made:
             with contextlib.suppress(Exception):
-                repo.git.worktree("remove", "--force", str(path))
+                _worktree(repo, "remove", "--force", str(path))
         shutil.rmtree(parent, ignore_errors=True)
 
 
@@ -269,7 +287,7 @@ def ensure_worktree(repo_path: Path, path: Path, branch: str) -> Path:
 
     repo = open_repo(repo_path)
     _commit(repo, f"refs/heads/{branch}")
-    repo.git.worktree("prune")  # entries whose directory is gone, or no longer points back here
+    _worktree(repo, "prune")  # entries whose directory is gone, or no longer points back here
     path = path.resolve()
     listed = _listed_worktrees(repo)
     main = listed[0].path
@@ -283,15 +301,15 @@ def ensure_worktree(repo_path: Path, path: Path, branch: str) -> Path:
         return path
     if found is not None:
         with contextlib.suppress(git.GitCommandError):
-            repo.git.worktree("remove", "--force", "--force", str(path))
+            _worktree(repo, "remove", "--force", "--force", str(path))
     if path.is_symlink() or path.is_file():
         path.unlink()
     elif path.exists():
         shutil.rmtree(path)
-    repo.git.worktree("prune")
+    _worktree(repo, "prune")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        repo.git.worktree("add", str(path), branch)
+        _worktree(repo, "add", str(path), branch)
     except git.GitCommandError as exc:
         raise UsageError(
             f"cannot check out {branch} in {path}: {_git_message(exc)}",
@@ -392,9 +410,9 @@ def remove_worktree(repo_path: Path, path: Path) -> None:
     repo = open_repo(repo_path)
     if path.exists():
         with contextlib.suppress(git.GitCommandError):
-            repo.git.worktree("remove", "--force", str(path))
+            _worktree(repo, "remove", "--force", str(path))
         shutil.rmtree(path, ignore_errors=True)
-    repo.git.worktree("prune")
+    _worktree(repo, "prune")
 
 
 # Several machines (`harness afk --remote NAME`): each works in its own clone; branches travel through the remote.

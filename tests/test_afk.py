@@ -246,3 +246,20 @@ def test_a_batch_left_by_another_state_version_starts_its_issues_over(
     assert {i["state"] for i in doc["issues"]} == {"done"}
     roles = [afkmodel.phase_of(r.body)[1] for r in model.requests[calls:]]
     assert roles[0] == "propose_contract"  # the old checkpoint was not trusted: the contract phase ran again
+
+
+def test_an_issue_over_its_own_budget_is_blocked_with_its_work_kept(
+    harness: Any, project: Path, model: FakeMessagesAPI
+) -> None:
+    afkmodel.add_feature_issues(project, {2: []})
+    with (project / "harness.toml").open("a", encoding="utf-8") as config:
+        config.write("\n[budget]\nmax_cost_per_issue = 0.001\n")
+
+    result, doc = afk(harness, project)
+
+    assert result.exit_code == 1, result.output
+    (issue,) = doc["issues"]
+    assert issue["state"] == "blocked" and issue["reason"].startswith("budget:")
+    assert "max_cost_per_issue" in issue["action"]
+    assert status_of(project, "002") == "blocked"
+    assert git.Repo(project).git.branch("--list", "harness/afk-*-002-*")  # the branch is kept
