@@ -361,6 +361,7 @@ def _local_worktree(rt: Runtime, spec: dict[str, Any], branch: str, sha: str) ->
     path = rt.harness_dir / "worktrees" / f"{spec['batch']}-{issue.id}-{issue.slug}"
     if spec.get("remote") and not gitops.has_commit(rt.root, sha):
         gitops.fetch_branch(rt.root, spec["remote"], branch)
+    gitops.clear_ref_lock(rt.root, branch)  # the issue's branch is this step's alone: a lock is a killed git's
     gitops.ensure_branch(rt.root, branch, sha)
     gitops.ensure_worktree(rt.root, path, branch)
     gitops.reset_worktree(path, sha)

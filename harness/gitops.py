@@ -322,11 +322,15 @@ def reset_worktree(worktree: Path, sha: str) -> None:
     """Put ``worktree`` exactly at ``sha``: no merge in progress, no local change, no untracked or ignored file.
 
     A killed process's half-written files must not leak into the next attempt. The caller owns the
-    worktree (nothing else runs git in it), so an ``index.lock`` there was left by a killed git."""
+    worktree and its branch (nothing else runs git on them), so a lock file there was left by a killed git:
+    the index's, HEAD's, ORIG_HEAD's, the branch ref's."""
     import git
 
     repo = git.Repo(worktree)
-    (Path(repo.git_dir) / "index.lock").unlink(missing_ok=True)
+    for name in ("index.lock", "HEAD.lock", "ORIG_HEAD.lock", "MERGE_HEAD.lock"):
+        (Path(repo.git_dir) / name).unlink(missing_ok=True)
+    if not repo.head.is_detached:
+        clear_ref_lock(worktree, repo.active_branch.name)
     abort_merge(worktree)
     repo.git.reset("--hard", sha)
     repo.git.clean("-ffdx")
@@ -388,11 +392,20 @@ def conflicted_paths(worktree: Path) -> list[str]:
     return sorted({p for p in str(out).split("\0") if p})
 
 
+def clear_ref_lock(repo_path: Path, branch: str) -> None:
+    """Remove ``refs/heads/<branch>.lock``: only for a branch the caller owns, whose lock a killed git left."""
+    import git
+
+    common = Path(git.Repo(repo_path).common_dir)
+    (common / "refs" / "heads" / f"{branch}.lock").unlink(missing_ok=True)
+
+
 def move_branch(repo_path: Path, name: str, sha: str, *, expected: str) -> None:
     """Point branch ``name`` at ``sha``, only if it still points at ``expected`` (one atomic ref update)."""
     import git
 
     repo = open_repo(repo_path)
+    clear_ref_lock(repo_path, name)  # one lander at a time: a lock is a killed lander's
     try:
         repo.git.update_ref("-m", f"harness: {name} to {sha[:12]}", f"refs/heads/{name}", sha, expected)
     except git.GitCommandError as exc:

@@ -89,20 +89,23 @@ def respond(body: dict[str, Any]) -> Reply:
     raise AssertionError(f"no scripted answer for tools {sorted(tools)}")
 
 
+# The pipeline phase each role tool belongs to, and how many model calls ``respond`` takes to get through
+# each phase of an issue: contract = propose + review; red = write the test + tests_ready + test review;
+# green = write the code + implementation_ready; verdict = one submit_verdict. Baseline only runs the suite.
+PHASE_OF_ROLE = {
+    "propose_contract": "contract",
+    "review_contract": "contract",
+    "tests_ready": "red",
+    "review_tests": "red",
+    "implementation_ready": "green",
+    "submit_verdict": "verdict",
+}
+CALLS_PER_PHASE = {"baseline": 0, "contract": 2, "red": 3, "green": 2, "verdict": 1}
+
+
 def phase_of(body: dict[str, Any]) -> tuple[int, str]:
     """(issue number, role tool) of a recorded request: which phase of which issue it belongs to."""
     tools = {tool["name"] for tool in body.get("tools") or []}
     match = _ISSUE.search(_text(body["messages"][0]))
-    role = next(
-        name
-        for name in (
-            "propose_contract",
-            "review_contract",
-            "tests_ready",
-            "review_tests",
-            "implementation_ready",
-            "submit_verdict",
-        )
-        if name in tools
-    )
+    role = next(name for name in PHASE_OF_ROLE if name in tools)
     return (int(match[1]) if match else 0), role
