@@ -600,8 +600,9 @@ def test_run_tests_keeps_only_the_tail_of_a_huge_output_and_removes_its_temp_fil
     }
     assert len(report["tail"]) <= TAIL_CHARS
     assert "FLOOD-DONE" in report["tail"]
-    # Holding the 200 MB of output as bytes and str would need well over 400 MB; the headroom is for loaded machines.
-    assert report["peak_mb"] < 300, f"run_tests peaked at {report['peak_mb']:.0f} MB for 200 MB of output"
+    # Holding the 200 MB of output as bytes and str would need well over 400 MB. The headroom is wide: on a loaded
+    # CI machine one run peaked at 314 MB (15 MB here), cause not found; 380 still tells holding from not holding.
+    assert report["peak_mb"] < 380, f"run_tests peaked at {report['peak_mb']:.0f} MB for 200 MB of output"
     assert list(scratch.iterdir()) == []  # the 200 MB log and the plugin's files are gone
 
 
