@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import signal
 import socket
@@ -84,7 +83,6 @@ class Runtime:
     worker: str
     max_cost: float | None = None
     stop_now: threading.Event = field(default_factory=threading.Event)
-    on_event: Callable[[dict[str, Any]], None] | None = None
     _spent: float = 0.0  # this process's spend in this batch, plus what earlier sessions recorded
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -418,8 +416,6 @@ def _issue_run(rt: Runtime, spec: dict[str, Any], cp: dict[str, Any], phase: str
 
     ledger.on_record = charged
     trace = Trace(run_dir / "trace.jsonl")
-    if rt.on_event is not None:
-        trace.subscribe(lambda event: rt.on_event({**event, "issue": spec["issue"]}) if rt.on_event else None)
     trace.event("phase_started", phase=phase, batch=spec["batch"], issue=spec["issue"], worker=rt.worker)
     client = make_client(max_retries=rt.config.max_retries, timeout=rt.config.request_timeout)
     run = IssueRun(prepared, client, worktree, run_dir, trace, ledger, None)
@@ -1018,7 +1014,3 @@ def batch_exit_code(progress: list[IssueProgress]) -> int:
     if any(p.state not in TERMINAL for p in progress):
         return 3
     return 1 if any(p.state == "blocked" for p in progress) else 0
-
-
-def dumps(document: Any) -> str:
-    return json.dumps(document, indent=2)
