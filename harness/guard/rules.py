@@ -17,9 +17,9 @@ import re
 import shlex
 import tomllib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, TypeVar
 
 from harness.digest import contract_digest
 from harness.errors import UsageError
@@ -428,11 +428,7 @@ class _Run:
             if (variable, entry) not in base.ignores:
                 message = f"`{variable}` gained {entry} at line {line}: pytest stops collecting those files."
                 out.append(_finding("HG006", path, line, message, fix))
-        old_mutations = Counter(key for _, key, _ in base.mutations)
-        for line, key, description in head.mutations:
-            if old_mutations[key] > 0:
-                old_mutations[key] -= 1
-                continue
+        for line, _, description in _added(base.mutations, head.mutations, key=lambda m: m[1]):
             shown = self.line_text(change.new_text, line)
             message = (
                 f"{description} at line {line} (`{shown}`): it changes which tests run or how the run is reported."
@@ -460,12 +456,9 @@ class _Run:
 
     def _detection_findings(self, change: FileChange, diff: _PyDiff) -> list[GuardFinding]:
         text = change.new_text
-        old = Counter(key for _, _, key, _ in _test_detections(diff.base))
         out: list[GuardFinding] = []
-        for line, description, key, severity in _test_detections(diff.head):
-            if old[key] > 0:
-                old[key] -= 1
-                continue
+        found = _added(_test_detections(diff.base), _test_detections(diff.head), key=lambda d: d[2])
+        for line, description, _, severity in found:
             shown = self.line_text(text, line)
             if severity == "warning":
                 message = (
@@ -495,13 +488,12 @@ class _Run:
         text = change.new_text
         if text is None or not _mentions_any(text, _TAMPERING_TOKENS if in_tests else _REPORT_NAMES):
             return []
-        old = Counter(key for _, _, key, _ in _report_tampering(diff.base, in_tests))
         out: list[GuardFinding] = []
         reported: set[tuple[int, str]] = set()  # the same name twice on one line is one finding
-        for line, description, key, kind in _report_tampering(diff.head, in_tests):
-            if old[key] > 0:
-                old[key] -= 1
-                continue
+        found = _added(
+            _report_tampering(diff.base, in_tests), _report_tampering(diff.head, in_tests), key=lambda t: t[2]
+        )
+        for line, description, _, kind in found:
             if (line, description) in reported:
                 continue
             reported.add((line, description))
@@ -627,19 +619,29 @@ def _collectable(name: str) -> bool:
     return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
 
 
+_T = TypeVar("_T")
+
+
+def _added(base: Iterable[_T], head: Iterable[_T], *, key: Callable[[_T], Hashable]) -> list[_T]:
+    """The ``head`` items whose key has no unmatched equal among the ``base`` items: what the change added,
+    however lines shifted (a key that occurs twice at base and three times at head yields one item)."""
+    remaining = Counter(key(item) for item in base)
+    added = []
+    for item in head:
+        if remaining[key(item)] > 0:
+            remaining[key(item)] -= 1
+        else:
+            added.append(item)
+    return added
+
+
 def _new_lines(before: Sequence[tuple[int, str]], after: Sequence[tuple[int, str]]) -> list[int]:
     """Lines of the ``after`` occurrences with no equal (same ast dump) occurrence in ``before``: lines shift,
     the code does not. At most as many as ``after`` has more than ``before``."""
     extra = len(after) - len(before)
     if extra <= 0:
         return []
-    remaining = Counter(dump for _, dump in before)
-    unmatched = []
-    for line, dump in after:
-        if remaining[dump] > 0:
-            remaining[dump] -= 1
-        else:
-            unmatched.append(line)
+    unmatched = [line for line, _ in _added(before, after, key=lambda occurrence: occurrence[1])]
     return (unmatched or [line for line, _ in after])[:extra]
 
 
