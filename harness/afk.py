@@ -129,6 +129,14 @@ def issue_branch(batch: str, issue: Issue) -> str:
     return f"harness/{batch}-{issue.id}-{issue.slug}"
 
 
+def issue_worktree(harness_dir: Path, batch: str, issue: Issue) -> Path:
+    return harness_dir / "worktrees" / f"{batch}-{issue.id}-{issue.slug}"
+
+
+def lander_worktree(harness_dir: Path, batch: str) -> Path:
+    return harness_dir / "worktrees" / f"{batch}-lander"
+
+
 def workflow_id(batch: str, issue_id: str, attempt: int) -> str:
     return f"{batch}/{issue_id}/{attempt}"
 
@@ -291,7 +299,7 @@ def _land(rt: Runtime, spec: dict[str, Any], cp: dict[str, Any]) -> Any:
         branch = f"refs/remotes/{remote}/{branch}"
     result = land(
         rt.root,
-        rt.harness_dir / "worktrees" / f"{spec['batch']}-lander",
+        lander_worktree(rt.harness_dir, spec["batch"]),
         spec["integration"],
         branch,
         test_command=rt.config.test_command,
@@ -339,7 +347,7 @@ def _setup(rt: Runtime, spec: dict[str, Any]) -> dict[str, Any]:
     issue = load_issue(find_issue(rt.harness_dir / "issues", spec["issue"]))
     branch = issue_branch(spec["batch"], issue)
     start = sync_integration(rt, spec)
-    path = _local_worktree(rt, spec, branch, start)
+    path = _local_worktree(rt, spec, issue, branch, start)
     if spec.get("remote"):
         gitops.push_branch(rt.root, spec["remote"], branch, force=True)
     return {
@@ -352,11 +360,10 @@ def _setup(rt: Runtime, spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _local_worktree(rt: Runtime, spec: dict[str, Any], branch: str, sha: str) -> Path:
+def _local_worktree(rt: Runtime, spec: dict[str, Any], issue: Issue, branch: str, sha: str) -> Path:
     """This machine's worktree of the issue, on its branch, reset to ``sha``: whatever a killed attempt left
     is gone. With a remote, the checkpoint may have been made on another machine: its commits are fetched."""
-    issue = load_issue(find_issue(rt.harness_dir / "issues", spec["issue"]))
-    path = rt.harness_dir / "worktrees" / f"{spec['batch']}-{issue.id}-{issue.slug}"
+    path = issue_worktree(rt.harness_dir, spec["batch"], issue)
     if spec.get("remote") and not gitops.has_commit(rt.root, sha):
         gitops.fetch_branch(rt.root, spec["remote"], branch)
     gitops.clear_ref_lock(rt.root, branch)  # the issue's branch is this step's alone: a lock is a killed git's
@@ -396,12 +403,12 @@ def _checkpoint_sha(cp: dict[str, Any]) -> str:
 @contextmanager
 def _issue_run(rt: Runtime, spec: dict[str, Any], cp: dict[str, Any], phase: str) -> Iterator[IssueRun]:
     setup = cp["setup"]
-    path = _local_worktree(rt, spec, setup["branch"], _checkpoint_sha(cp))  # a killed attempt's edits never leak
-    worktree = gitops.Worktree(path=path, branch=setup["branch"], base=setup["base"])
     issue_path = find_issue(rt.harness_dir / "issues", spec["issue"])
-    prepared = Prepared(
-        root=rt.root, config=rt.config, harness_dir=rt.harness_dir, issue=load_issue(issue_path), issue_path=issue_path
-    )
+    issue = load_issue(issue_path)
+    # A killed attempt's edits never leak into this one.
+    path = _local_worktree(rt, spec, issue, setup["branch"], _checkpoint_sha(cp))
+    worktree = gitops.Worktree(path=path, branch=setup["branch"], base=setup["base"])
+    prepared = Prepared(root=rt.root, config=rt.config, harness_dir=rt.harness_dir, issue=issue, issue_path=issue_path)
     batch_path = rt.harness_dir / "runs" / spec["batch"]
     run_dir = rt.harness_dir / "runs" / f"{spec['batch']}-{spec['issue']}"
     progress = read_progress(batch_path, spec["issue"])
@@ -783,12 +790,11 @@ class Coordinator:
     def tidy(self) -> None:
         """A finished batch leaves its branches, not its worktrees: the lander's would keep the integration
         branch checked out (git refuses to check it out elsewhere), the landed issues' are done with."""
-        worktrees = self.rt.harness_dir / "worktrees"
-        gitops.remove_worktree(self.rt.root, worktrees / f"{self.state.batch}-lander")
+        harness_dir, batch = self.rt.harness_dir, self.state.batch
+        gitops.remove_worktree(self.rt.root, lander_worktree(harness_dir, batch))
         for issue_id, p in self.progress().items():
             if p.state == "done":
-                issue = self.issues[issue_id]
-                gitops.remove_worktree(self.rt.root, worktrees / f"{self.state.batch}-{issue.id}-{issue.slug}")
+                gitops.remove_worktree(self.rt.root, issue_worktree(harness_dir, batch, self.issues[issue_id]))
 
     def save(self) -> None:
         from harness.board import save_batch

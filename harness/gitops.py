@@ -132,9 +132,7 @@ def discard_harness_branch(repo_path: Path, path: Path, branch: str) -> bool:
     if not all(str(c.message).startswith(PHASE_PREFIXES) for c in extra):
         message, hint = _existing_branch_message(repo, branch, path)
         raise UsageError(message + "; --restart only discards branches that hold harness commits alone", hint=hint)
-    if path.exists():
-        _worktree(repo, "remove", "--force", str(path))
-    _worktree(repo, "prune")
+    remove_worktree(repo_path, path)
     repo.git.branch("-D", branch)
     return True
 
@@ -193,10 +191,8 @@ def diff(worktree: Path, base: str, rev: str) -> str:
 
 
 def commit_subjects(worktree: Path, base: str) -> list[tuple[str, str]]:
-    import git
-
-    repo = git.Repo(worktree)
-    return [(c.hexsha, str(c.message).splitlines()[0]) for c in repo.iter_commits(f"{base}..HEAD")][::-1]
+    """(sha, subject) of the worktree's commits since ``base``, oldest first."""
+    return range_subjects(worktree, base, "HEAD")
 
 
 # The batch (`harness afk`) reuses branches and worktrees across runs that may have been killed at any

@@ -177,6 +177,13 @@ _SOURCE_WORDS: dict[str, str] = {
 # --------------------------------------------------------------------------- a person at a terminal
 
 _BACK = re.compile(r"^/back\s+(\d+)\s*$")
+# The commands that answer the question by steering the interview, at the prompt and in an answers file.
+_STEERING: dict[str, AnswerKind] = {"/all": "all", "/fewer": "fewer", "/skip": "skip", "/finish": "finish"}
+
+
+def _command(text: str) -> str:
+    """The command word of an answer (``/back 3`` → ``/back``), or "" for an answer in words."""
+    return text.split(maxsplit=1)[0].lower() if text.startswith("/") else ""
 
 
 class ConsoleAsker:
@@ -202,13 +209,12 @@ class ConsoleAsker:
         changes: list[tuple[int, str]] = []
         while True:
             line = self._read("answer (Enter = recommended, /help) › ").strip()
-            command = line.split(maxsplit=1)[0].lower() if line.startswith("/") else ""
+            command = _command(line)
             if not line:
                 return Answer("accept", changes=tuple(changes))
-            if command in ("/all", "/fewer", "/skip", "/finish"):
-                kind: AnswerKind = command[1:]  # type: ignore[assignment]
-                if kind == "all":
-                    self.auto = True
+            kind = _STEERING.get(command)
+            if kind is not None:
+                self.auto = self.auto or kind == "all"
                 return Answer(kind, changes=tuple(changes))
             if command == "/help":
                 self.console.print(HELP, markup=False)
@@ -322,15 +328,14 @@ class FileAsker:
         raw = self._answers[self.used]
         self.used += 1
         text = raw.strip()
-        command = text.split(maxsplit=1)[0].lower() if text.startswith("/") else ""
+        command = _command(text)
         if not text or command == "/rec":
             self._console.print(f"  → {exchange.recommended} (recommended)", markup=False, soft_wrap=True)
             return Answer("accept", source="file")
-        if command in ("/all", "/fewer", "/skip", "/finish"):
+        kind = _STEERING.get(command)
+        if kind is not None:
             self._console.print(f"  → {command}", markup=False)
-            if command == "/all":
-                self.auto = True
-            kind: AnswerKind = command[1:]  # type: ignore[assignment]
+            self.auto = self.auto or kind == "all"
             return Answer(kind, source="file")
         self._console.print(f"  → {text}", markup=False, soft_wrap=True)
         return Answer("own", raw.strip(), source="file")

@@ -12,10 +12,11 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
 
+from harness.artifacts import Issue
 from harness.errors import UsageError
 from harness.interactive import can_ask
 from harness.interview import Asker, ConsoleAsker, FileAsker
-from harness.plan_models import Transcript
+from harness.plan_models import Prd, Transcript
 from harness.planfiles import load_answers, load_prd, render_prd
 from harness.planning import (
     GrillStart,
@@ -99,15 +100,18 @@ def _grill_document(planner: Planner, start: GrillStart, transcript: Transcript)
 
 
 def run_prd_command(repo: Path, grill_name: str | None, force: bool, io: Io) -> int:
-    from harness.display import RunDisplay
-
     planner = open_planner(repo)
     _, transcript, target = check_prd_target(planner, grill_name, force=force)
+    _show_prd(io, planner, target, _write_prd(io, planner, transcript, target))
+    return 0
+
+
+def _write_prd(io: Io, planner: Planner, transcript: Transcript, target: Path) -> Prd:
+    from harness.display import RunDisplay
+
     with RunDisplay(io.err) as display:
         planner.on_event = display.on_event
-        prd = write_prd(planner, transcript, target)
-    _show_prd(io, planner, target, prd)
-    return 0
+        return write_prd(planner, transcript, target)
 
 
 def _show_prd(io: Io, planner: Planner, target: Path, prd: Any) -> None:
@@ -120,16 +124,20 @@ def _show_prd(io: Io, planner: Planner, target: Path, prd: Any) -> None:
 
 
 def run_slice_command(repo: Path, prd_name: str | None, github: bool, io: Io) -> int:
+    planner = open_planner(repo)
+    _, prd, issues = load_slice_input(planner, prd_name)  # every issue file is validated before any model call
+    _slice(io, planner, prd, issues, github)
+    return 0
+
+
+def _slice(io: Io, planner: Planner, prd: Prd, issues: dict[str, Issue], github: bool) -> None:
     from harness.display import RunDisplay
 
-    planner = open_planner(repo)
-    _, prd, _ = load_slice_input(planner, prd_name)  # every issue file is validated before any model call
     with RunDisplay(io.err) as display:
         planner.on_event = display.on_event
         review = _reviewer(io, display) if can_ask() and not io.yes else None
-        result = slice_prd(planner, prd, review=review)
+        result = slice_prd(planner, prd, issues, review=review)
     _show_slices(io, planner, result, github)
-    return 0
 
 
 def _reviewer(io: Io, display: Any) -> Any:
@@ -153,8 +161,8 @@ def _show_slices(io: Io, planner: Planner, result: SliceResult, github: bool) ->
         from harness.github_issues import publish
 
         published = publish(planner.root, result.written)
+    issues = [load_issue(p) for p in result.written]
     if io.as_json:
-        issues = [load_issue(p) for p in result.written]
         document = {
             "prd": result.prd.slug,
             "attempts": result.attempts,
@@ -169,7 +177,6 @@ def _show_slices(io: Io, planner: Planner, result: SliceResult, github: bool) ->
         }
         print(json.dumps(document, indent=2))
         return
-    issues = [load_issue(p) for p in result.written]
     io.out.print(render_slices(result.slices, ids={i.key: i.id for i in issues if i.key}))
     for label, paths in (("written", result.written), ("kept (past todo)", result.kept), ("removed", result.removed)):
         if paths:
@@ -185,8 +192,6 @@ def run_plan_command(
     repo: Path, idea: str | None, answers: Path | None, resume: str | None, github: bool, io: Io
 ) -> int:
     """grill → prd → slice; with --resume, each step that already has its file is skipped."""
-    from harness.display import RunDisplay
-
     planner = open_planner(repo)
     transcript: Transcript | None = None
     if resume is not None:
@@ -204,13 +209,11 @@ def run_plan_command(
         prd = load_prd(target)
     else:
         _, transcript, target = check_prd_target(planner, transcript.slug, force=False)
-        with RunDisplay(io.err) as display:
-            planner.on_event = display.on_event
-            prd = write_prd(planner, transcript, target)
+        prd = _write_prd(io, planner, transcript, target)
         if not io.as_json:
             io.out.print(Markdown(render_prd(prd)))
-    _, prd, existing = load_slice_input(planner, prd.slug)
-    sliced = [i for i in existing.values() if i.prd == prd.slug]
+    _, prd, issues = load_slice_input(planner, prd.slug)
+    sliced = [i for i in issues.values() if i.prd == prd.slug]
     if sliced and resume is not None:
         io.err.print(
             f"PRD {prd.slug} is already sliced into {len(sliced)} issue(s): " + ", ".join(i.id for i in sliced),
@@ -219,9 +222,5 @@ def run_plan_command(
         )
         io.err.print(f"to slice it again: harness slice {prd.slug}", markup=False)
         return 0
-    with RunDisplay(io.err) as display:
-        planner.on_event = display.on_event
-        review = _reviewer(io, display) if can_ask() and not io.yes else None
-        result = slice_prd(planner, prd, review=review)
-    _show_slices(io, planner, result, github)
+    _slice(io, planner, prd, issues, github)
     return 0

@@ -299,14 +299,16 @@ def load_slice_input(planner: Planner, name: str | None) -> tuple[Path, Prd, dic
 def slice_prd(
     planner: Planner,
     prd: Prd,
+    issues: dict[str, Issue],
     *,
     review: ReviewSlices | None = None,
 ) -> SliceResult:
-    """Ask the slicer until its slices pass the checks (bounded), let a person review them, write the issues."""
-    from harness.slicing import check_slices, existing_issues, plan_issues, write_issues
+    """Ask the slicer until its slices pass the checks (bounded), let a person review them, write the issues.
+    ``issues`` are every issue file, as :func:`load_slice_input` read them."""
+    from harness.slicing import blockable, check_slices, plan_issues, write_issues
 
     # What slices may name in blocked_by: every issue except this PRD's `todo` ones, which re-slicing replaces.
-    existing = existing_issues(planner.issues, prd.slug)
+    existing = blockable(issues, prd.slug)
     attempts_allowed = planner.config.limits.slice_attempts
     stories = len(prd.user_stories)
     result = SliceResult(prd=prd, slices=[])

@@ -68,7 +68,7 @@ class _Heredoc:
 class _Segment:
     """One simple command as written, with what the shell would feed it or run for it."""
 
-    raw: str  # with substitutions replaced by placeholders, for shlex
+    raw: str  # each substitution ($( … ), ` … `, <( … )) written as the word $__SUBST__, so shlex can split it
     source: str  # as the model wrote it, for messages
     depth: int  # subshell nesting, so a `cd` inside `( … )` does not leak out
     piped: bool  # its stdin comes from the previous command through `|`

@@ -297,9 +297,12 @@ class IssuePlan:
 def existing_issues(issues_dir: Path, prd_slug: str) -> dict[str, Issue]:
     """The issues a new slicing of ``prd_slug`` may name in ``blocked_by`` by id: every issue in
     ``issues_dir`` except that PRD's ``todo`` issues, which the new slicing replaces (name them by key)."""
-    return {
-        issue.id: issue for _, issue in _load_all(issues_dir) if not (issue.prd == prd_slug and issue.status == "todo")
-    }
+    return blockable({issue.id: issue for _, issue in _load_all(issues_dir)}, prd_slug)
+
+
+def blockable(issues: Mapping[str, Issue], prd_slug: str) -> dict[str, Issue]:
+    """:func:`existing_issues` over issues already loaded."""
+    return {i: issue for i, issue in issues.items() if not (issue.prd == prd_slug and issue.status == "todo")}
 
 
 def plan_issues(issues_dir: Path, prd_slug: str, slices: Sequence[SliceSpec]) -> IssuePlan:

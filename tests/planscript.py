@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from harness.fakeapi import FakeMessagesAPI, Reply, reply, tool_use
+from script import tool_results as role_results  # noqa: F401  (the answers the harness sent back)
+
+from harness.fakeapi import Reply, reply, tool_use
 
 IDEA = "Add a word counter to textkit"
 SLUG = "add-a-word-counter-to-textkit"
@@ -79,19 +80,6 @@ GOOD_SLICES = [
 
 def issues(slices: list[dict] | None = None) -> Reply:
     return reply(tool_use("submit_issues", issues=slices or GOOD_SLICES), expect_tool="submit_issues")
-
-
-def role_results(api: FakeMessagesAPI) -> list[str]:
-    """Every tool_result text the harness sent back, in order (answers to ask_user among them)."""
-    seen: list[str] = []
-    for request in api.requests:
-        last = request.body["messages"][-1]
-        if last["role"] == "user" and isinstance(last["content"], list):
-            for block in last["content"]:
-                if block.get("type") == "tool_result":
-                    content = block.get("content")
-                    seen.append(content if isinstance(content, str) else json.dumps(content))
-    return seen
 
 
 def first_user_text(request: Any) -> str:

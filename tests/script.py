@@ -6,9 +6,10 @@ step served to the wrong agent fails loudly.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from harness.fakeapi import Reply, reply, text, tool_use
+from harness.fakeapi import FakeMessagesAPI, Reply, reply, text, tool_use
 
 TEST_FILE = "tests/test_slugify.py"
 TESTS = [f"{TEST_FILE}::test_lowercases_and_hyphenates", f"{TEST_FILE}::test_strips_edge_hyphens"]
@@ -107,3 +108,16 @@ def green_done() -> list[Reply]:
 
 def happy_path() -> list[Reply]:
     return [*contract_agreed(), *red_accepted(), *green_done(), submit_verdict()]
+
+
+def tool_results(api: FakeMessagesAPI) -> list[str]:
+    """Every tool_result text the harness sent back to a model, in order."""
+    seen: list[str] = []
+    for request in api.requests:
+        last = request.body["messages"][-1]
+        if last["role"] == "user" and isinstance(last["content"], list):
+            for block in last["content"]:
+                if block.get("type") == "tool_result":
+                    content = block.get("content")
+                    seen.append(content if isinstance(content, str) else json.dumps(content))
+    return seen

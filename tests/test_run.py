@@ -10,6 +10,7 @@ from typing import Any
 import git
 import pytest
 import script as s
+from script import tool_results
 
 from harness.fakeapi import FakeMessagesAPI, error, reply, tool_use
 
@@ -20,19 +21,6 @@ def run(harness: Any, project: Path) -> tuple[Any, dict[str, Any]]:
     result = harness("run", "001", "--repo", str(project), "--json")
     document = json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
     return result, document
-
-
-def tool_results(api: FakeMessagesAPI) -> list[str]:
-    """Every tool_result text the harness sent back to a model, in order."""
-    seen: list[str] = []
-    for request in api.requests:
-        last = request.body["messages"][-1]
-        if last["role"] == "user" and isinstance(last["content"], list):
-            for block in last["content"]:
-                if block.get("type") == "tool_result":
-                    content = block.get("content")
-                    seen.append(content if isinstance(content, str) else json.dumps(content))
-    return seen
 
 
 def subjects(repo: Path, rev: str) -> list[str]:
