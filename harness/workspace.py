@@ -29,7 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.envscrub import is_secret_name, scrubbed_env
 from harness.fsutil import atomic_write_text
-from harness.sandbox import Bwrap, check_command
+from harness.policy import check_command
+from harness.sandbox import Bwrap
 
 __all__ = [
     "READ_ONLY_TOOLS",

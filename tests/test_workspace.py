@@ -13,7 +13,8 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import UsageError
-from harness.sandbox import Bwrap, bwrap_problem, check_command, find_bwrap, sandbox_for
+from harness.policy import check_command
+from harness.sandbox import Bwrap, bwrap_problem, find_bwrap, sandbox_for
 from harness.workspace import (
     READ_ONLY_TOOLS,
     WORKSPACE_TOOLS,
