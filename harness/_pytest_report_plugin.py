@@ -1,14 +1,17 @@
-"""A pytest plugin that writes the session's results as JSON for ``harness.testrunner``.
+"""A pytest plugin that sends the session's results as JSON to ``harness.testrunner``.
 
 It runs inside the target repository's Python, which may not have ``harness`` installed:
-the runner copies this file's text next to a temp report and loads it with
+the runner copies this file's text to a temp directory and loads it with
 ``-p _harness_report_plugin``. So: the standard library and pytest only.
 
-The report path comes from the ``HARNESS_PYTEST_REPORT`` environment variable; without it
-the plugin does nothing. The variable is taken out of the environment as soon as this module is
-imported (``-p`` plugins load before any conftest.py), so the suite under test, and the processes
-it starts, cannot read where the report goes and forge it. That is one layer only: code in the same
-process can still find the plugin; guard rule HG012 refuses test code that goes looking.
+The channel is two inherited file descriptors, named by ``HARNESS_PYTEST_REPORT_FD`` (the report
+goes there, once, at session finish) and ``HARNESS_PYTEST_NONCE_FD`` (the harness wrote a random
+nonce there and closed its end). Both variables are taken out of the environment, the nonce is read
+and its descriptor closed, and the report descriptor is made non-inheritable, all as soon as this
+module is imported (``-p`` plugins load before any conftest.py). There is no report file for the
+code under test to overwrite, and inside the sandbox it can write nothing outside its checkout. A
+report without the nonce, a second document, or bytes written to the descriptor by anything else make
+the harness treat the run as tampered with, never as passed.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import json
 import os
 import re
 import sysconfig
-import tempfile
 from collections.abc import Generator
 from typing import Any
 
@@ -25,7 +27,8 @@ import _pytest
 import pluggy
 import pytest
 
-REPORT_ENV = "HARNESS_PYTEST_REPORT"
+REPORT_FD_ENV = "HARNESS_PYTEST_REPORT_FD"
+NONCE_FD_ENV = "HARNESS_PYTEST_NONCE_FD"
 RECORDER_NAME = "harness-report-recorder"
 REPORT_VERSION = 1
 MAX_MESSAGE = 2000
@@ -208,8 +211,9 @@ def _combine(nodeid: str, phases: dict[str, pytest.TestReport]) -> dict[str, Any
 
 
 class _Recorder:
-    def __init__(self, path: str) -> None:
-        self.path = path
+    def __init__(self, fd: int, nonce: str) -> None:
+        self.fd = fd
+        self.nonce = nonce
         self.collected = 0
         self.tests: dict[str, dict[str, pytest.TestReport]] = {}
         self.collection_errors: list[dict[str, Any]] = []
@@ -261,25 +265,40 @@ class _Recorder:
             "tests": [_combine(nodeid, phases) for nodeid, phases in self.tests.items()],
             "collection_errors": self.collection_errors,
         }
-        directory = os.path.dirname(os.path.abspath(self.path))
-        fd, tmp = tempfile.mkstemp(prefix=".report.", suffix=".tmp", dir=directory)
+        data["nonce"] = self.nonce
+        payload = json.dumps(data).encode("utf-8")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle)
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(self.fd, view) :]
+        finally:
+            os.close(self.fd)
 
 
-# Popped at import, not in pytest_configure: the initial conftest.py files are imported in between.
-# pytest-xdist starts its workers later, from this environment, so they never see the variable; they
-# need no path anyway, since they forward their reports to the controller, which writes the one file.
-_REPORT_PATH = os.environ.pop(REPORT_ENV, None)
+def _channel() -> tuple[int, str] | None:
+    """The report descriptor and the nonce, taken out of reach of the suite; None outside the harness."""
+    report_fd, nonce_fd = os.environ.pop(REPORT_FD_ENV, None), os.environ.pop(NONCE_FD_ENV, None)
+    if not report_fd or not nonce_fd:
+        return None
+    try:
+        fd, source = int(report_fd), int(nonce_fd)
+        nonce = b""
+        while chunk := os.read(source, 256):
+            nonce += chunk
+        os.close(source)
+        os.set_inheritable(fd, False)  # processes the suite starts never get it
+    except (ValueError, OSError):
+        return None
+    return fd, nonce.decode("ascii", "replace")
+
+
+# Taken at import, not in pytest_configure: the initial conftest.py files are imported in between.
+# pytest-xdist starts its workers later, from this environment, so they never see the variables; they
+# need no channel anyway, since they forward their reports to the controller, which sends the one report.
+_CHANNEL = _channel()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not _REPORT_PATH or hasattr(config, "workerinput"):
+    if _CHANNEL is None or hasattr(config, "workerinput"):
         return
-    config.pluginmanager.register(_Recorder(_REPORT_PATH), RECORDER_NAME)
+    config.pluginmanager.register(_Recorder(*_CHANNEL), RECORDER_NAME)

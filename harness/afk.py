@@ -54,6 +54,7 @@ from harness.config import Config, load_config
 from harness.errors import HarnessError, IncompleteError, UsageError
 from harness.model import make_client
 from harness.pipeline import IssueRun, Prepared, Stop
+from harness.sandbox import Bwrap, sandbox_for
 from harness.trace import BudgetExceeded, CallRecord, Ledger, Trace
 
 STATE_VERSION = "harness-state-1"
@@ -81,6 +82,7 @@ class Runtime:
     config: Config
     harness_dir: Path
     worker: str
+    sandbox: Bwrap | None  # None only when the configuration says sandbox = "none"
     max_cost: float | None = None
     stop_now: threading.Event = field(default_factory=threading.Event)
     _spent: float = 0.0  # this process's spend in this batch, plus what earlier sessions recorded
@@ -408,7 +410,14 @@ def _issue_run(rt: Runtime, spec: dict[str, Any], cp: dict[str, Any], phase: str
     # A killed attempt's edits never leak into this one.
     path = _local_worktree(rt, spec, issue, setup["branch"], _checkpoint_sha(cp))
     worktree = gitops.Worktree(path=path, branch=setup["branch"], base=setup["base"])
-    prepared = Prepared(root=rt.root, config=rt.config, harness_dir=rt.harness_dir, issue=issue, issue_path=issue_path)
+    prepared = Prepared(
+        root=rt.root,
+        config=rt.config,
+        harness_dir=rt.harness_dir,
+        issue=issue,
+        issue_path=issue_path,
+        sandbox=rt.sandbox,
+    )
     batch_path = rt.harness_dir / "runs" / spec["batch"]
     run_dir = rt.harness_dir / "runs" / f"{spec['batch']}-{spec['issue']}"
     progress = read_progress(batch_path, spec["issue"])
@@ -856,11 +865,14 @@ def open_batch(repo: Path, options: AfkOptions) -> tuple[Runtime, BatchState, Pa
         raise UsageError(f"--max-cost {options.max_cost}: must be more than 0", hint="e.g. --max-cost 40")
     issues = _load_issues(harness_dir)
     make_client(max_retries=config.max_retries, timeout=config.request_timeout)  # no key: exit 2 now
+    # Unattended: no working sandbox is an input error (exit 2) unless the configuration opted out.
+    sandbox = sandbox_for(config.sandbox, unattended=True)
     rt = Runtime(
         root=root,
         config=config,
         harness_dir=harness_dir,
         worker=options.worker_id or default_worker_id(root),
+        sandbox=sandbox,
         max_cost=options.max_cost,
     )
     now = datetime.now().astimezone()
@@ -1003,6 +1015,7 @@ def run_worker(repo: Path, options: AfkOptions, *, stop: threading.Event | None 
         config=config,
         harness_dir=root / config.harness_dir,
         worker=options.worker_id or default_worker_id(root),
+        sandbox=sandbox_for(config.sandbox, unattended=True),
         max_cost=options.max_cost,
     )
     stop = stop or threading.Event()

@@ -29,6 +29,10 @@ def run_afk_command(repo: Path, options: Any, *, worker: bool, as_json: bool, er
         run_worker(repo, options)
         return 0
     rt, state, path, issues = open_batch(repo, options)
+    if rt.sandbox is None:
+        from harness.sandbox import unsandboxed_warning
+
+        err.print(unsandboxed_warning(rt.config.sandbox), style="yellow", markup=False, soft_wrap=True)
     err.print(
         f"batch {state.batch}: {len(state.issues)} issue(s), landing on {state.integration_branch}; "
         f"--parallel {state.parallel}"

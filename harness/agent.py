@@ -19,10 +19,15 @@ runs our workspace tools on the reply. Deliberate choices:
   input is the agent's answer, not a tool to execute), remind an agent that ends its turn without
   calling it (bounded), check the budget and the turn cap before every call, and start a fresh
   context with a harness-written summary when the context passes ``[limits] context_ceiling``.
+- Every request is masked for secrets in one place, right before it is sent (:mod:`harness.secrets`):
+  the system prompt and the whole history (handoffs, tool results, gate feedback with its test output,
+  guard reports, the model's own earlier turns). The masking is deterministic, so an unchanged history
+  masks identically and the prompt cache still hits.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -38,6 +43,7 @@ from harness.config import Limits
 from harness.errors import IncompleteError
 from harness.model import explain_validation, input_schema
 from harness.roles import ROLE_TOOLS
+from harness.secrets import Masker
 from harness.trace import CallRecord, Ledger, Trace, key_input, usage_cost
 from harness.workspace import WORKSPACE_TOOLS, ToolRefusal, Workspace
 
@@ -163,7 +169,7 @@ class Agent:
             phase=self.phase,
             model=self.model,
             tools=[*self._workspace_tools, *self._role_tools],
-            handoff=prompt[:4000],
+            handoff=self._masker().mask(prompt)[:4000],  # the trace shows what the model saw
             handoff_chars=len(prompt),
         )
         return self._converse([{"type": "text", "text": prompt}])
@@ -181,7 +187,11 @@ class Agent:
         assert self._last_role_call is not None, "respond() before any role call"
         self._last_gate = text
         self._trace.event(
-            "role_result", agent=self.role, phase=self.phase, tool=self._last_role_call.name, text=text[:4000]
+            "role_result",
+            agent=self.role,
+            phase=self.phase,
+            tool=self._last_role_call.name,
+            text=self._masker().mask(text)[:4000],
         )
         content = [_result(self._last_role_call.tool_use_id, text)]
         content += [_result(tool_id, note, error=True) for tool_id, note in self._unanswered]
@@ -253,12 +263,14 @@ class Agent:
             if self._last_context > self._limits.context_ceiling and len(self.messages) > 1:
                 self._hand_off()
             self._before_call()
+            masker = self._masker()
             runner = self._client.beta.messages.tool_runner(
                 model=self.model,
                 max_tokens=self._limits.max_tokens,
-                system=system,
+                system=masker.mask_value(system),
                 tools=self._tools(),
-                messages=_with_breakpoints(self.messages),
+                # The one place every channel to the model passes: no secret value leaves in a request.
+                messages=masker.mask_value(_with_breakpoints(self.messages)),
                 thread=False,
                 max_iterations=1,
             )
@@ -313,6 +325,12 @@ class Agent:
                 self._unanswered = [(b.id, why) for b in tool_uses]
                 return None
             self.messages.append(results)
+
+    def _masker(self) -> Masker:
+        """The masker for the harness's environment and the workspace's (cached per set of secrets, so a
+        request costs one pass over the environment)."""
+        env = self._workspace.env if self._workspace is not None else None
+        return Masker.from_env(os.environ, env)
 
     def _tool_results(self, runner: Any, tool_uses: list[Any]) -> Any:
         """The runner's results for this turn's tool calls, with our own answer to a tool that does not exist.

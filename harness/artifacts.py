@@ -350,6 +350,12 @@ def load_contract(path: Path) -> Contract:
     return _validate(Contract, doc.meta, path)
 
 
+def parse_contract(text: str, path: Path) -> Contract:
+    """A contract from its text (e.g. as committed), named by ``path`` in errors."""
+    doc = frontmatter.parse(text, source=str(path))
+    return _validate(Contract, doc.meta, path)
+
+
 # --------------------------------------------------------------------------- verdict
 
 

@@ -189,7 +189,10 @@ def _run_with_display(prepared: Any, *, restart: bool = False, interactive: bool
     from harness.display import RunDisplay
     from harness.interactive import can_ask, settle_contract
     from harness.pipeline import run_issue
+    from harness.sandbox import unsandboxed_warning
 
+    if prepared.sandbox is None:
+        _err().print(unsandboxed_warning(prepared.config.sandbox), style="yellow", markup=False, soft_wrap=True)
     with RunDisplay(_err()) as display:
 
         def settle(contract: Any) -> Any:
@@ -331,6 +334,20 @@ def demo(
     except HarnessError as exc:
         raise _fail(exc) from exc
     _finish(result, as_json)
+
+
+@app.command()
+def doctor() -> None:
+    """What this machine gives the harness: whether the sandbox confines agents here, and how to fix it if not."""
+    from harness.sandbox import check_machine
+
+    ok, lines = check_machine()
+    console = _err()
+    for line in lines:
+        console.print(line, markup=False, soft_wrap=True)
+    key = "set" if os.environ.get("ANTHROPIC_API_KEY") else "NOT SET (harness demo needs none)"
+    console.print(f"ANTHROPIC_API_KEY: {key}", markup=False)
+    raise typer.Exit(0 if ok else 1)
 
 
 @app.command("trace")

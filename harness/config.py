@@ -49,6 +49,10 @@ class Limits(_Section):
     context_ceiling: int = Field(
         100_000, ge=1_000, description="context tokens after which an agent continues in a fresh context"
     )
+    max_added_bytes: int = Field(
+        10_000_000, ge=1, description="bytes of new or changed files one issue may commit (refused above it)"
+    )
+    max_added_files: int = Field(2_000, ge=1, description="new files one issue may commit (refused above it)")
 
 
 class Budget(_Section):
@@ -61,7 +65,9 @@ class Config(_Section):
     test_timeout: float = Field(900.0, gt=0)
     bash_timeout: float = Field(120.0, gt=0)
     sandbox: Literal["auto", "bwrap", "none"] = Field(
-        "auto", description="run agents' bash under bubblewrap: auto (unattended runs only), bwrap (always), none"
+        "auto",
+        description="confine agent-written code (bash, every test run) with bubblewrap: auto (wherever it works; "
+        "an unattended batch refuses to start without it), bwrap (always, or exit 2), none (never, with a warning)",
     )
     protected_paths: list[str] = Field(
         default_factory=lambda: list(DEFAULT_PROTECTED_PATHS),
@@ -97,7 +103,7 @@ harness_dir = {json.dumps(DEFAULT_HARNESS_DIR)}
 test_command = [{cmd}]     # the harness runs this itself and reads structured results
 test_timeout = 900                        # seconds per test run
 bash_timeout = 120                        # default seconds per agent `bash` call
-sandbox = "auto"                          # "bwrap": agents' bash under bubblewrap; see docs/sandbox.md
+sandbox = "auto"                          # bubblewrap around agent-written code; "none" opts out (docs/sandbox.md)
 protected_paths = {json.dumps(list(DEFAULT_PROTECTED_PATHS))}
 max_retries = 4                           # SDK retries on 429 / 5xx / 529 / connection errors
 request_timeout = 600                     # seconds per model request
@@ -119,6 +125,8 @@ role_tool_reminders = {limits.role_tool_reminders}
 max_turns = {limits.max_turns}
 max_tokens = {limits.max_tokens}
 context_ceiling = {limits.context_ceiling}    # tokens; past it an agent goes on in a fresh context
+max_added_bytes = {limits.max_added_bytes}   # one issue's new and changed files, in bytes
+max_added_files = {limits.max_added_files}
 
 [budget]
 max_cost_per_issue = {budget.max_cost_per_issue}      # USD, checked before every model call

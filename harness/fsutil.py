@@ -78,3 +78,70 @@ def _process_exists(pid: int) -> bool:
     except (OSError, OverflowError):
         return True  # it exists but belongs to someone else, or we cannot tell: leave its file alone
     return True
+
+
+def write_inside(root: Path, relpath: str, text: str) -> None:
+    """Atomically write ``text`` to ``root/relpath`` without following any link below ``root``.
+
+    For the harness's own files inside a worktree (``.harness/contracts/<id>.md``): an agent may have
+    replaced a directory on the way, or the file itself, with a symlink to somewhere outside. Each
+    directory is opened with ``O_NOFOLLOW`` relative to the one before; a link or a file where a
+    directory belongs is removed (the link itself, never what it points to) and a real directory made;
+    the file is replaced by a rename within its directory, which never follows a link either.
+    """
+    parts = [part for part in relpath.split("/") if part]
+    if not parts or any(part in (".", "..") for part in parts):
+        raise ValueError(f"not a plain relative path: {relpath!r}")
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    fd = os.open(root, flags)
+    try:
+        for part in parts[:-1]:
+            try:
+                child = os.open(part, flags, dir_fd=fd)
+            except FileNotFoundError:
+                os.mkdir(part, 0o777, dir_fd=fd)
+                child = os.open(part, flags, dir_fd=fd)
+            except OSError:  # a symlink (ELOOP) or a file (ENOTDIR) where the harness's directory belongs
+                os.unlink(part, dir_fd=fd)
+                os.mkdir(part, 0o777, dir_fd=fd)
+                child = os.open(part, flags, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        name = parts[-1]
+        tmp = f".{name}.{os.getpid()}.{os.urandom(6).hex()}{_TEMP_SUFFIX}"
+        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=fd)
+        try:
+            with os.fdopen(out, "wb") as handle:
+                handle.write(text.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp, dir_fd=fd)
+            raise
+    finally:
+        os.close(fd)
+
+
+def read_inside(root: Path, relpath: str) -> bytes | None:
+    """The bytes of ``root/relpath`` if every component is a real directory and the file a regular one (no link
+    followed); None otherwise."""
+    parts = [part for part in relpath.split("/") if part]
+    flags = os.O_RDONLY | os.O_NOFOLLOW
+    try:
+        fd = os.open(root, flags | os.O_DIRECTORY)
+    except OSError:
+        return None
+    try:
+        for part in parts[:-1]:
+            child = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        leaf = os.open(parts[-1], flags, dir_fd=fd)
+        with os.fdopen(leaf, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)

@@ -1,17 +1,28 @@
-"""Git, through GitPython: the repo, the issue's worktree and branch, phase commits, diffs.
+"""Git: the repo, the issue's worktree and branch, phase commits, diffs.
 
 The user's checkout is never modified: all work happens in a worktree on ``harness/<id>-<slug>``.
 GitPython is imported here only, lazily, so commands that do not touch git start fast.
+
+The worktree is hostile input (SPEC §8): its ``.git`` pointer, its ``HEAD`` and whatever config an agent
+could plant must never steer the harness's own git. So every git call on a worktree goes through
+:class:`Pins`: the git directories the harness recorded when it made the worktree, passed explicitly
+(``GIT_DIR``, ``GIT_COMMON_DIR``, ``GIT_WORK_TREE``), never discovered from the worktree, with hooks and
+fsmonitor off (:data:`SAFE_OPTIONS`); :func:`tampering` checks that the pointers are still the ones git
+wrote. What gets committed is a tree the harness built with an index of its own (:func:`snapshot`), and
+that exact tree is what the tests run on (:func:`exported`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import os
 import shutil
+import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +36,18 @@ PHASE_PREFIXES = ("contract:", "red:", "green:")
 # Harness commits are checkpoints of the agents' work: they must not block on a signing prompt or
 # be rewritten by the user's hooks (which may need an environment the worktree does not have).
 _COMMIT_FLAGS = ("--no-verify", "--no-gpg-sign")
+# Config nobody may use to make the harness's git run code: hooks (a planted `.git/hooks/*` or `core.hooksPath`),
+# an fsmonitor program, the untracked cache an fsmonitor feeds, `ext::` transports.
+SAFE_OPTIONS = (
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.untrackedCache=false",
+    "-c",
+    "protocol.ext.allow=never",
+)
 
 
 _WORKTREE_LOCK = threading.RLock()
@@ -53,6 +76,7 @@ def open_repo(path: Path) -> git.Repo:
             f"{path} is not inside a git repository",
             hint="run harness inside your project's git repo (or `git init` and commit first), or pass --repo PATH",
         ) from exc
+    repo.git.set_persistent_git_options(c=[option for option in SAFE_OPTIONS if option != "-c"])
     if repo.bare or repo.working_tree_dir is None:
         raise UsageError(f"{path} is a bare git repository", hint="run harness in a checkout with a working tree")
     try:
@@ -91,6 +115,7 @@ def create_worktree(repo_path: Path, path: Path, branch: str, *, start: str | No
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     _worktree(repo, "add", "-b", branch, str(path), base)
+    _register(repo, path, branch)
     return Worktree(path=path.resolve(), branch=branch, base=base)
 
 
@@ -148,6 +173,7 @@ def throwaway_checkouts(repo_path: Path, *revs: str) -> Iterator[list[Path]]:
         for index, rev in enumerate(revs):
             path = parent / str(index)
             _worktree(repo, "add", "--detach", str(path), rev)
+            _register(repo, path, None)
             made.append(path.resolve())
         yield made
     finally:
@@ -157,42 +183,24 @@ def throwaway_checkouts(repo_path: Path, *revs: str) -> Iterator[list[Path]]:
         shutil.rmtree(parent, ignore_errors=True)
 
 
-def _identity_flags(repo: git.Repo) -> list[str]:
-    flags = []
-    reader = repo.config_reader()
-    if not reader.has_option("user", "name"):
-        flags += ["-c", "user.name=harness"]
-    if not reader.has_option("user", "email"):
-        flags += ["-c", "user.email=harness@localhost"]
-    return flags
-
-
 def commit_all(worktree: Path, message: str) -> str:
-    """Stage everything (respecting .gitignore) and commit; returns the new commit's sha."""
-    import git
-
-    repo = git.Repo(worktree)
-    repo.git.add("-A")
-    repo.git.execute(["git", *_identity_flags(repo), "commit", *_COMMIT_FLAGS, "--allow-empty", "-m", message])
-    return repo.head.commit.hexsha
+    """Commit everything in the worktree (respecting .gitignore) on its branch; returns the new commit's sha."""
+    return commit_candidate(worktree, snapshot(worktree), message)
 
 
 def head(worktree: Path) -> str:
-    import git
-
-    return git.Repo(worktree).head.commit.hexsha
+    return run_git(worktree, "rev-parse", "--verify", "HEAD^{commit}")
 
 
 def diff(worktree: Path, base: str, rev: str) -> str:
     """Unified diff between two commits."""
-    import git
-
-    return str(git.Repo(worktree).git.diff(base, rev, "--no-color", "--no-ext-diff"))
+    return run_git(worktree, "diff", "--no-color", "--no-ext-diff", "--no-textconv", base, rev, "--")
 
 
 def commit_subjects(worktree: Path, base: str) -> list[tuple[str, str]]:
     """(sha, subject) of the worktree's commits since ``base``, oldest first."""
-    return range_subjects(worktree, base, "HEAD")
+    out = run_git(worktree, "log", "--reverse", "--format=%H %s", f"{base}..HEAD", "--")
+    return [(line[:40], line[41:]) for line in out.splitlines() if line]
 
 
 # The batch (`harness afk`) reuses branches and worktrees across runs that may have been killed at any
@@ -294,6 +302,7 @@ def ensure_worktree(repo_path: Path, path: Path, branch: str) -> Path:
         )
     found = next((w for w in listed if w.path == path), None)
     if found is not None and found.branch == branch:
+        _register(repo, path, branch)
         return path
     if found is not None:
         with contextlib.suppress(git.GitCommandError):
@@ -311,6 +320,7 @@ def ensure_worktree(repo_path: Path, path: Path, branch: str) -> Path:
             f"cannot check out {branch} in {path}: {_git_message(exc)}",
             hint=f"a branch can be checked out in one worktree only; `git worktree list` shows where {branch} is",
         ) from exc
+    _register(repo, path, branch)
     return path
 
 
@@ -319,80 +329,67 @@ def reset_worktree(worktree: Path, sha: str) -> None:
 
     A killed process's half-written files must not leak into the next attempt. The caller owns the
     worktree and its branch (nothing else runs git on them), so a lock file there was left by a killed git:
-    the index's, HEAD's, ORIG_HEAD's, the branch ref's."""
-    import git
-
-    repo = git.Repo(worktree)
+    the index's, HEAD's, ORIG_HEAD's, the branch ref's. The worktree's HEAD is rewritten from the harness's
+    record first, so a reset can never move a branch an agent pointed it at."""
+    p = pins(worktree)
     for name in ("index.lock", "HEAD.lock", "ORIG_HEAD.lock", "MERGE_HEAD.lock"):
-        (Path(repo.git_dir) / name).unlink(missing_ok=True)
-    if not repo.head.is_detached:
-        clear_ref_lock(worktree, repo.active_branch.name)
+        (p.git_dir / name).unlink(missing_ok=True)
+    if p.branch is not None:
+        clear_ref_lock(p.work_tree, p.branch, common=p.common_dir)
+        run_git(p, "symbolic-ref", "HEAD", f"refs/heads/{p.branch}")
     abort_merge(worktree)
-    repo.git.reset("--hard", sha)
-    repo.git.clean("-ffdx")
+    run_git(p, "reset", "--hard", sha)
+    run_git(p, "clean", "-ffdx")
 
 
 def abort_merge(worktree: Path) -> None:
     """Abort the merge in progress in ``worktree``, if there is one."""
-    import git
-
-    repo = git.Repo(worktree)
-    if (Path(repo.git_dir) / "MERGE_HEAD").exists():
-        with contextlib.suppress(git.GitCommandError):  # the caller resets next when it must be clean
-            repo.git.merge("--abort")
+    p = pins(worktree)
+    if (p.git_dir / "MERGE_HEAD").exists():
+        with contextlib.suppress(GitFailed):  # the caller resets next when it must be clean
+            run_git(p, "merge", "--abort")
 
 
 def checkout(worktree: Path, rev: str, *, detach: bool = False) -> None:
     """Check out branch ``rev`` in ``worktree``, or with ``detach`` the commit it names on a detached HEAD."""
-    import git
-
-    git.Repo(worktree).git.checkout(*(["--detach"] if detach else []), rev, "--")
+    run_git(worktree, "checkout", "--quiet", *(["--detach"] if detach else []), rev, "--")
 
 
 def current_branch(worktree: Path) -> str | None:
     """The branch checked out in ``worktree``; None on a detached HEAD."""
-    import git
-
-    repo = git.Repo(worktree)
-    return None if repo.head.is_detached else repo.active_branch.name
+    try:
+        ref = run_git(worktree, "symbolic-ref", "--quiet", "HEAD")
+    except GitFailed:
+        return None
+    return ref.removeprefix("refs/heads/")
 
 
 def merge(worktree: Path, rev: str, message: str) -> list[str]:
     """Merge ``rev`` into ``worktree``'s HEAD as a merge commit (``message``, the harness identity, no
     hooks or signing). Returns the conflicted paths: empty when the merge was committed; otherwise the
     merge is left in progress, conflict markers in the working tree, for the caller to resolve or abort."""
-    import git
-
-    repo = git.Repo(worktree)
+    p = pins(worktree)
     try:
-        repo.git.execute(
-            ["git", *_identity_flags(repo), "merge", "--no-ff", "--no-edit", *_COMMIT_FLAGS, "-m", message, rev]
-        )
-    except git.GitCommandError as exc:
+        run_git(p, *_identity(p), "merge", "--no-ff", "--no-edit", *_COMMIT_FLAGS, "-m", message, rev)
+    except GitFailed as exc:
         conflicts = conflicted_paths(worktree)
         if conflicts:
             return conflicts
         abort_merge(worktree)
-        raise UsageError(
-            f"cannot merge {rev} in {worktree}: {_git_message(exc)}",
-            hint=f"`git -C {worktree} status` shows the worktree's state",
-        ) from exc
+        raise UsageError(f"cannot merge {rev} in {worktree}: {exc.message}", hint=exc.hint) from exc
     return []
 
 
 def conflicted_paths(worktree: Path) -> list[str]:
     """Paths left unmerged in ``worktree``'s index."""
-    import git
-
-    out = git.Repo(worktree).git.diff("--name-only", "--diff-filter=U", "-z")
-    return sorted({p for p in str(out).split("\0") if p})
+    out = run_git(worktree, "diff", "--name-only", "--diff-filter=U", "-z")
+    return sorted({p for p in out.split("\0") if p})
 
 
-def clear_ref_lock(repo_path: Path, branch: str) -> None:
+def clear_ref_lock(repo_path: Path, branch: str, *, common: Path | None = None) -> None:
     """Remove ``refs/heads/<branch>.lock``: only for a branch the caller owns, whose lock a killed git left."""
-    import git
-
-    common = Path(git.Repo(repo_path).common_dir)
+    if common is None:
+        common = Path(open_repo(repo_path).common_dir)
     (common / "refs" / "heads" / f"{branch}.lock").unlink(missing_ok=True)
 
 
@@ -488,3 +485,316 @@ def has_commit(repo_path: Path, sha: str) -> bool:
     except git.GitCommandError:
         return False
     return True
+
+
+# --------------------------------------------------------------------------- pinned git for worktrees
+
+
+class Tampered(IncompleteError):
+    """Something an agent can touch no longer says what the harness made it say; the issue is blocked."""
+
+
+@dataclass(frozen=True)
+class Pins:
+    """A worktree's git directories as the harness recorded them: never read back from the worktree."""
+
+    work_tree: Path
+    git_dir: Path  # the worktree's own directory (HEAD, index): ``<common>/worktrees/<name>``
+    common_dir: Path  # the repository's ``.git``, shared with the user's checkout
+    branch: str | None  # None: a detached checkout (the lander's, a throwaway)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        env.update(
+            GIT_DIR=str(self.git_dir),
+            GIT_COMMON_DIR=str(self.common_dir),
+            GIT_WORK_TREE=str(self.work_tree),
+            GIT_TERMINAL_PROMPT="0",
+            GIT_CONFIG_NOSYSTEM=os.environ.get("GIT_CONFIG_NOSYSTEM", ""),
+        )
+        if not env["GIT_CONFIG_NOSYSTEM"]:
+            del env["GIT_CONFIG_NOSYSTEM"]
+        env.update(extra)
+        return env
+
+
+class GitFailed(UsageError):
+    """A pinned git command failed; the message is git's own."""
+
+
+_PINS: dict[Path, Pins] = {}
+_PINS_LOCK = threading.Lock()
+
+
+def _register(repo: git.Repo, path: Path, branch: str | None) -> Pins:
+    """Record the git directories of the worktree at ``path`` right after git made (or checked) it."""
+    common = Path(os.path.realpath(repo.common_dir))
+    path = Path(os.path.realpath(path))
+    private = None
+    for candidate in sorted((common / "worktrees").glob("*")):
+        try:
+            pointer = (candidate / "gitdir").read_text(encoding="utf-8").strip()
+        except OSError:
+            continue
+        if Path(os.path.realpath(pointer)) == path / ".git":
+            private = candidate
+            break
+    if private is None:
+        raise UsageError(f"git does not list {path} as a worktree of {common.parent}", hint="run `git worktree prune`")
+    pins = Pins(work_tree=path, git_dir=Path(os.path.realpath(private)), common_dir=common, branch=branch)
+    with _PINS_LOCK:
+        _PINS[path] = pins
+    return pins
+
+
+def pins(worktree: Path) -> Pins:
+    """The recorded git directories of a worktree this process made or checked; a main checkout's own."""
+    path = Path(os.path.realpath(worktree))
+    with _PINS_LOCK:
+        found = _PINS.get(path)
+    if found is not None:
+        return found
+    dotgit = path / ".git"
+    if dotgit.is_dir() and not dotgit.is_symlink():  # a main checkout: its .git is not a pointer to rewrite
+        return Pins(work_tree=path, git_dir=dotgit, common_dir=dotgit, branch=None)
+    # The harness's worktrees live inside the user's checkout (.harness/worktrees/): find the checkout above
+    # the worktree, outside the agent's reach, and ask its repository, never the worktree's pointer file.
+    for parent in path.parents:
+        if (parent / ".git").is_dir() and not (parent / ".git").is_symlink():
+            import git
+
+            repo = git.Repo(parent)
+            return _register(repo, path, _branch_from_listing(repo, path))
+    raise UsageError(f"{path} is not a worktree of a repository the harness knows", hint="this is a harness bug")
+
+
+def _branch_from_listing(repo: git.Repo, path: Path) -> str | None:
+    listed = next((w for w in _listed_worktrees(repo) if w.path == path), None)
+    return listed.branch if listed else None
+
+
+def run_git(
+    where: Pins | Path, *args: str, input: bytes | None = None, env: Mapping[str, str] | None = None
+) -> str:
+    """``git ARGS`` on a pinned worktree (or a main checkout), hooks and fsmonitor off; GitFailed on failure."""
+    target = where if isinstance(where, Pins) else pins(where)
+    full_env = target.env(**(env or {}))
+    if target.git_dir == target.common_dir:
+        del full_env["GIT_COMMON_DIR"]
+    done = subprocess.run(
+        ["git", *SAFE_OPTIONS, *args],
+        cwd=target.work_tree,
+        env=full_env,
+        input=input,
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip() or done.stdout.decode("utf-8", "replace").strip()
+        raise GitFailed(
+            f"`git {' '.join(args[:2])}` failed in {target.work_tree}: {' '.join(message.split())[:2000]}",
+            hint=f"`git -C {target.work_tree} status` shows the worktree's state",
+        )
+    return done.stdout.decode("utf-8", "replace").strip()
+
+
+def _digest_config(common: Path) -> str:
+    """The repository's own config and hooks, as a digest: they are the user's, and nothing may change them."""
+    digest = hashlib.sha256()
+    for name in ("config", "config.worktree", "info/attributes", "commondir"):
+        path = common / name
+        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"-") + b"\0")
+    hooks = common / "hooks"
+    for hook in sorted(hooks.iterdir()) if hooks.is_dir() else []:
+        digest.update(hook.name.encode() + b"\0")
+        if hook.is_file():
+            digest.update(hook.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Seal:
+    """What a worktree's pointers and the repository's config looked like when the harness last checked."""
+
+    config: str
+
+    @classmethod
+    def of(cls, worktree: Path) -> Seal:
+        return cls(config=_digest_config(pins(worktree).common_dir))
+
+
+def tampering(worktree: Path, *, expected_head: str | None, seal: Seal | None = None) -> str | None:
+    """Why the worktree's git state is not what the harness made it, or None.
+
+    Checks the ``.git`` pointer file, the worktree's ``HEAD``, ``commondir`` and back-pointer, a planted
+    per-worktree config, the branch tip against the commit the harness last made, and (with ``seal``) the
+    repository's config and hooks."""
+    p = pins(worktree)
+    dotgit = p.work_tree / ".git"
+    problems: list[str] = []
+    try:
+        pointer = dotgit.read_text(encoding="utf-8").strip() if not dotgit.is_symlink() and dotgit.is_file() else None
+    except OSError:
+        pointer = None
+    if pointer is None or Path(os.path.realpath(pointer.removeprefix("gitdir:").strip())) != p.git_dir:
+        problems.append(f"the worktree's .git pointer was changed (it must point to {p.git_dir})")
+    want_head = f"ref: refs/heads/{p.branch}" if p.branch else None
+    head_text = _read(p.git_dir / "HEAD")
+    if want_head is not None and head_text != want_head:
+        problems.append(f"the worktree's HEAD was changed to {head_text!r} (it must be {want_head!r})")
+    if _read(p.git_dir / "commondir") not in ("../..", str(p.common_dir)):
+        problems.append("the worktree's commondir was changed")
+    back = _read(p.git_dir / "gitdir")
+    if back is None or Path(os.path.realpath(back)) != dotgit:
+        problems.append("the worktree's gitdir back-pointer was changed")
+    if (p.git_dir / "config.worktree").exists():
+        problems.append("a per-worktree git config (config.worktree) was planted")
+    if seal is not None and _digest_config(p.common_dir) != seal.config:
+        problems.append("the repository's git config, attributes or hooks were changed during the run")
+    if expected_head is not None and p.branch is not None:
+        try:
+            tip = run_git(p, "rev-parse", "--verify", "--end-of-options", f"refs/heads/{p.branch}^{{commit}}")
+        except GitFailed:
+            tip = "(missing)"
+        if tip != expected_head:
+            problems.append(f"branch {p.branch} was moved to {tip[:12]} (the harness left it at {expected_head[:12]})")
+    return "; ".join(problems) or None
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").strip() if not path.is_symlink() else None
+    except OSError:
+        return None
+
+
+class LimitExceeded(Exception):
+    """The change adds more than ``[limits]`` allows; the message tells the model what to do."""
+
+
+@dataclass(frozen=True)
+class AddLimits:
+    max_bytes: int
+    max_files: int
+
+
+def _added(p: Pins, index_env: dict[str, str]) -> tuple[int, int, list[tuple[int, str]]]:
+    """Files that are new or changed against the harness index, by size: (count of new files, bytes, largest)."""
+    out = subprocess.run(
+        ["git", *SAFE_OPTIONS, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"],
+        cwd=p.work_tree,
+        env=p.env(**index_env),
+        capture_output=True,
+        check=False,
+    ).stdout
+    new_files, total, sizes = 0, 0, []
+    for entry in out.split(b"\0"):
+        if len(entry) < 4:
+            continue
+        status, rel = entry[:2], entry[3:].decode("utf-8", "surrogateescape")
+        if b"D" in status:
+            continue
+        try:
+            info = os.lstat(p.work_tree / rel)
+        except OSError:
+            continue
+        if status == b"??":
+            new_files += 1
+        total += info.st_size
+        sizes.append((info.st_size, rel))
+    return new_files, total, sorted(sizes, reverse=True)[:5]
+
+
+def snapshot(
+    worktree: Path,
+    *,
+    extra: Mapping[str, str] | None = None,
+    from_worktree: bool = True,
+    limits: AddLimits | None = None,
+) -> str:
+    """A candidate commit (on no branch) of the worktree as it is, with ``extra`` files (the harness's own
+    copies, e.g. the contract) written over it; ``from_worktree=False`` takes HEAD's tree instead of the
+    worktree's files. Built with an index of the harness's own, so nothing the agent staged, and no hook,
+    takes part. LimitExceeded before anything is written to the object store when the worktree adds more
+    than ``limits``."""
+    p = pins(worktree)
+    with tempfile.TemporaryDirectory(prefix="harness-index-") as scratch:
+        index_env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        run_git(p, "read-tree", "HEAD", env=index_env)
+        if from_worktree:
+            if limits is not None:
+                new_files, total, largest = _added(p, index_env)
+                if new_files > limits.max_files or total > limits.max_bytes:
+                    shown = ", ".join(f"{rel} ({size:,} bytes)" for size, rel in largest)
+                    raise LimitExceeded(
+                        f"the change adds {new_files:,} new file(s) and {total:,} bytes; the limit is "
+                        f"{limits.max_files:,} files and {limits.max_bytes:,} bytes ([limits] max_added_files, "
+                        f"max_added_bytes). Largest: {shown}. Delete generated files, data and build output "
+                        "(or add them to .gitignore), then try again."
+                    )
+            run_git(p, "add", "-A", env=index_env)
+        for rel, text in (extra or {}).items():
+            blob = run_git(p, "hash-object", "-w", "--stdin", input=text.encode("utf-8"))
+            # --replace: whatever an agent put where the harness's file belongs (a link, a file for a directory) goes
+            run_git(p, "update-index", "--add", "--replace", "--cacheinfo", f"100644,{blob},{rel}", env=index_env)
+        tree = run_git(p, "write-tree", env=index_env)
+    return run_git(p, *_identity(p), "commit-tree", tree, "-p", "HEAD", "-m", "harness: candidate")
+
+
+def _identity(p: Pins) -> list[str]:
+    flags = []
+    for key, fallback in (("user.name", "harness"), ("user.email", "harness@localhost")):
+        try:
+            run_git(p, "config", "--get", key)
+        except GitFailed:
+            flags += ["-c", f"{key}={fallback}"]
+    return flags
+
+
+def commit_candidate(worktree: Path, candidate: str, message: str) -> str:
+    """Commit exactly the tree of ``candidate`` (the verified one) on the worktree's branch; the worktree's
+    index follows, its files are left as they are. Returns the new commit."""
+    p = pins(worktree)
+    parent = run_git(p, "rev-parse", "--verify", "HEAD^{commit}")
+    tree = run_git(p, "rev-parse", "--verify", f"{candidate}^{{tree}}")
+    # A merge the harness left in progress (the integration branch brought in for a fix) is concluded here.
+    merging = [line.strip() for line in (_read(p.git_dir / "MERGE_HEAD") or "").splitlines() if line.strip()]
+    parents = [arg for sha in [parent, *merging] for arg in ("-p", sha)]
+    sha = run_git(p, *_identity(p), "commit-tree", tree, *parents, "-m", message)
+    ref = f"refs/heads/{p.branch}" if p.branch else "HEAD"
+    run_git(p, "update-ref", "-m", f"harness: {message.splitlines()[0][:60]}", ref, sha, parent)
+    for name in ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "AUTO_MERGE"):
+        (p.git_dir / name).unlink(missing_ok=True)
+    run_git(p, "read-tree", "HEAD")
+    return sha
+
+
+@contextlib.contextmanager
+def exported(worktree: Path, rev: str) -> Iterator[Path]:
+    """A plain directory holding exactly the tree of ``rev``, nothing untracked or ignored: what the tests
+    run on. Removed afterwards. No git metadata in it, no checkout hook run."""
+    p = pins(worktree)
+    parent = Path(tempfile.mkdtemp(prefix="harness-verify-"))
+    target = parent / "tree"
+    target.mkdir()
+    try:
+        with tempfile.TemporaryDirectory(prefix="harness-index-") as scratch:
+            env = {"GIT_INDEX_FILE": str(Path(scratch) / "index"), "GIT_WORK_TREE": str(target)}
+            run_git(p, "read-tree", "--reset", "-u", rev, env=env)
+        yield target.resolve()
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def read_file_at(worktree: Path, rev: str, relpath: str) -> bytes | None:
+    """A file's bytes as committed in ``rev`` (the harness's record, not the worktree's copy)."""
+    try:
+        return subprocess.run(
+            ["git", *SAFE_OPTIONS, "cat-file", "blob", f"{rev}:{relpath}"],
+            cwd=pins(worktree).work_tree,
+            env=pins(worktree).env(),
+            capture_output=True,
+            check=True,
+        ).stdout
+    except subprocess.CalledProcessError:
+        return None

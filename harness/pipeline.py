@@ -30,22 +30,22 @@ from harness.artifacts import (
     Issue,
     Verdict,
     find_issue,
-    load_contract,
     load_issue,
+    parse_contract,
+    render_contract,
     render_verdict,
-    save_contract,
     set_issue_fields,
 )
 from harness.config import Config, load_config
 from harness.errors import EXIT_FAIL, EXIT_INCOMPLETE, EXIT_OK, IncompleteError
 from harness.evaluation import decide_verdict
-from harness.fsutil import atomic_write_text
+from harness.fsutil import atomic_write_text, read_inside, write_inside
 from harness.guard import Allowance as GuardAllowance
 from harness.guard import GuardContext, GuardFinding
 from harness.model import make_client
 from harness.prompts import system_prompt
 from harness.roles import TestReview, TestsReady, VerdictSubmission
-from harness.sandbox import sandbox_for
+from harness.sandbox import Bwrap, sandbox_for
 from harness.testrunner import TestReport, run_tests
 from harness.trace import Ledger, Trace
 from harness.workspace import READ_ONLY_TOOLS, WORKSPACE_TOOLS, Workspace
@@ -95,6 +95,16 @@ class Stop(Exception):
 
 
 @dataclass(frozen=True)
+class Rejection:
+    """Why the worktree cannot be taken as a candidate at all (before any test runs); shown to the generator."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
 class Settlement:
     """A person's decision on an escalated contract: accept the last proposal, rule on the open
     objections (the negotiation continues with the ruling), or stop (the issue becomes HITL)."""
@@ -115,17 +125,21 @@ class Prepared:
     harness_dir: Path
     issue: Issue
     issue_path: Path
+    # Every process that runs agent-written code runs under this (None: no sandbox, which was reported).
+    sandbox: Bwrap | None
 
 
 def prepare(repo: Path, issue_id: str) -> Prepared:
     """Every check that can fail on bad input, before anything is written (exit 2, nothing changed)."""
     root = gitops.repo_root(repo)
     config = load_config(root)
-    sandbox_for(config.sandbox, unattended=False)  # sandbox = "bwrap" that cannot run here fails now
+    sandbox = sandbox_for(config.sandbox, unattended=False)  # sandbox = "bwrap" that cannot run here fails now
     harness_dir = root / config.harness_dir
     issue_path = find_issue(harness_dir / "issues", issue_id)
     issue = load_issue(issue_path)
-    return Prepared(root=root, config=config, harness_dir=harness_dir, issue=issue, issue_path=issue_path)
+    return Prepared(
+        root=root, config=config, harness_dir=harness_dir, issue=issue, issue_path=issue_path, sandbox=sandbox
+    )
 
 
 def run_issue(
@@ -222,7 +236,9 @@ class _Run:
             trace,
             ledger,
         )
-        self.contract_path = worktree.path / self.config.harness_dir / "contracts" / f"{self.issue.id}.md"
+        self.contract_rel = f"{self.config.harness_dir.strip('/')}/contracts/{self.issue.id}.md"
+        self.contract_path = worktree.path / self.contract_rel
+        self._negotiated: Contract = Contract(issue=self.issue.id)
         self.frozen: dict[str, str] = {}
         self.phase = "setup"
         self.baseline = tdd_gate.Baseline(passed=frozenset(), collected=0, failing=frozenset())
@@ -230,6 +246,11 @@ class _Run:
         self._last_tests: TestsReady | None = None
         self.contract: Contract | None = None
         self.generator_note: str | None = None
+        # What the harness itself left: the branch tip it committed, the repository config it found. The
+        # worktree is hostile input (SPEC §8): before every phase and commit these are checked, not trusted.
+        self.expected_head = gitops.head(worktree.path)
+        self.seal = gitops.Seal.of(worktree.path)
+        self.add_limits = gitops.AddLimits(self.limits.max_added_bytes, self.limits.max_added_files)
 
     # ------------------------------------------------------------------ phases
 
@@ -250,7 +271,7 @@ class _Run:
         return verdict
 
     def run_baseline(self) -> tdd_gate.Baseline:
-        baseline_report = self.tests("baseline")
+        baseline_report = self.tests("baseline", self.worktree.base)
         if not baseline_report.ran:
             raise IncompleteError(
                 f"the test suite could not run in the worktree ({self._why_not_ran(baseline_report)})",
@@ -269,13 +290,16 @@ class _Run:
         """Continue a run from a checkpoint (``harness afk``): the baseline measured earlier, the agreed
         contract as committed in the worktree, and the test files frozen at test review."""
         self.baseline = baseline
-        if not self.contract_path.is_file():
+        # The committed copy is the harness's record; the worktree's file is the agents' to read.
+        committed = gitops.read_file_at(self.worktree.path, self.expected_head, self.contract_rel)
+        if committed is None:
             return None
-        contract = load_contract(self.contract_path)
+        contract = parse_contract(committed.decode("utf-8"), self.contract_path)
         if frozen is not None:
             self.frozen = dict(frozen)
             contract = contract.model_copy(update={"frozen_tests": dict(frozen)})
         self.contract = contract
+        self.save_contract(contract)  # the agents' copy is the harness's, whatever the checkpoint commit held
         return contract
 
     def negotiate_contract(self) -> Contract:
@@ -298,7 +322,7 @@ class _Run:
         while True:
             proposal: ContractProposal = call.input
             contract = contract.propose(proposal)
-            save_contract(self.contract_path, contract)
+            self.save_contract(contract)
             self.trace.event("contract_proposed", round=contract.round, criteria=[c.id for c in proposal.criteria])
             review_text = self.issue_handoff() + "\n\n" + _fenced("proposal", proposal.model_dump_json(indent=2))
             if ruling:
@@ -312,7 +336,7 @@ class _Run:
                 review_call = evaluator.respond("The generator revised the contract.\n\n" + review_text)
             review: ContractReview = review_call.input
             contract = contract.review(review, max_rounds=rounds_allowed)
-            save_contract(self.contract_path, contract)
+            self.save_contract(contract)
             self.trace.event(
                 "contract_reviewed",
                 round=contract.round,
@@ -327,11 +351,11 @@ class _Run:
                 )
                 if settlement.action == "accept":
                     contract = contract.settled_by_user(settlement.text or None)
-                    save_contract(self.contract_path, contract)
+                    self.save_contract(contract)
                 elif settlement.action == "rule":
                     ruling = settlement.text
                     contract = contract.reopened(ruling)
-                    save_contract(self.contract_path, contract)
+                    self.save_contract(contract)
                     rounds_allowed = contract.round + 1
                     call = generator.respond(
                         "The evaluator and you did not agree, so a person settled the open objections:\n"
@@ -344,7 +368,7 @@ class _Run:
                     self.escalate(contract)
             if contract.status == "agreed":
                 self.contract = contract
-                self.commit(
+                self.commit_contract(
                     f"contract: {self.issue.id} agreed",
                     [
                         f"{len(contract.criteria)} criteria after {contract.round} round(s); sha256 {contract.sha256}",
@@ -361,7 +385,9 @@ class _Run:
 
     def escalate(self, contract: Contract) -> None:
         """No agreement and no one to settle it: the issue needs a human (HITL)."""
-        self.commit(f"contract: {self.issue.id} escalated", ["no agreement; a person must settle the objections"])
+        self.commit_contract(
+            f"contract: {self.issue.id} escalated", ["no agreement; a person must settle the objections"]
+        )
         set_issue_fields(self.p.issue_path, kind="HITL", status="blocked")
         self.trace.event("issue_marked_hitl", issue=self.issue.id, path=str(self.p.issue_path))
         objections = "; ".join(f"[{o.criterion}] {o.problem}" for o in contract.open_objections)
@@ -384,10 +410,11 @@ class _Run:
         reviewer: Agent | None = None
         attempts: list[str] = []
         for review_round in range(1, self.limits.evaluator_rounds + 1):
-            report = self.verify_red_until_ok(generator, call, contract, attempts)
+            report, candidate = self.verify_red_until_ok(generator, call, contract, attempts)
             tests = self._last_tests
             assert tests is not None
             sha = self.commit(
+                candidate,
                 f"red: {self.issue.id} {self.issue.title}",
                 [
                     f"{len(tests.tests)} test(s) fail for the right reason; "
@@ -414,9 +441,11 @@ class _Run:
                 objections=[o.model_dump() for o in review.objections],
             )
             if review.decision == "accept":
-                self.frozen = {f: self.file_hash(f) or "" for f in sorted({tdd_gate.file_of(t) for t in tests.tests})}
+                self.frozen = {
+                    f: self.file_hash(sha, f) or "" for f in sorted({tdd_gate.file_of(t) for t in tests.tests})
+                }
                 self.contract = contract = contract.model_copy(update={"frozen_tests": dict(self.frozen)})
-                save_contract(self.contract_path, contract)
+                self.save_contract(contract)
                 self.trace.event("tests_frozen", files=sorted(self.frozen))
                 return report
             self.enter("red")
@@ -428,18 +457,22 @@ class _Run:
 
     def verify_red_until_ok(
         self, generator: Agent, call: RoleCall, contract: Contract, attempts: list[str]
-    ) -> TestReport:
+    ) -> tuple[TestReport, str]:
         for _ in range(self.limits.red_attempts):
             tests: TestsReady = call.input
-            report = self.tests("red")
-            sources = {f: self.read_text(f) for f in {tdd_gate.file_of(t) for t in tests.tests}}
+            candidate = self.candidate()
+            if isinstance(candidate, Rejection):
+                call = generator.respond(f"REJECTED: {candidate}\n\nThen call `tests_ready` again.")
+                continue
+            report = self.tests("red", candidate)
+            sources = {f: self.read_text(candidate, f) for f in {tdd_gate.file_of(t) for t in tests.tests}}
             result = tdd_gate.verify_red(
                 report,
                 tests.tests,
                 contract_tests=contract.tests,
                 baseline=self.baseline,
                 sources=sources,
-                guard=self.guard(contract),
+                guard=self.guard(contract, head=candidate),
             )
             self.trace.event(
                 "red_verified",
@@ -449,7 +482,7 @@ class _Run:
             )
             if result.ok:
                 self._last_tests = tests
-                return report
+                return report, candidate
             attempts.append(result.fingerprint)
             if tdd_gate.is_stuck(attempts, self.limits.stuck_after):
                 raise Stop(
@@ -457,7 +490,7 @@ class _Run:
                     f"stuck: the same red failure {self.limits.stuck_after} times in a row:\n" + result.explain(),
                 )
             call = generator.respond(result.explain() + "\n\nFix this, then call `tests_ready` again.")
-        raise Stop("blocked", f"no valid red tests after {self.limits.red_attempts} attempts:\n" + result.explain())
+        raise Stop("blocked", f"no valid red tests after {self.limits.red_attempts} attempts")
 
     def green(
         self,
@@ -485,13 +518,17 @@ class _Run:
         fingerprints: list[str] = []
         for _ in range(self.limits.green_attempts):
             self.generator_note = call.input.note
-            report = self.tests("green")
+            candidate = self.candidate()
+            if isinstance(candidate, Rejection):
+                call = generator.respond(f"REJECTED: {candidate}\n\nThen call `implementation_ready` again.")
+                continue
+            report = self.tests("green", candidate)
             result = tdd_gate.verify_green(
                 report,
                 contract_tests=contract.tests,
                 baseline=self.baseline,
                 min_collected=min_collected,
-                guard=self.guard(contract),
+                guard=self.guard(contract, head=candidate),
             )
             self.trace.event(
                 "green_verified",
@@ -503,6 +540,7 @@ class _Run:
             if result.ok:
                 suffix = f" ({rework[0]})" if rework else f" (fix {fix[0]})" if fix else ""
                 self.commit(
+                    candidate,
                     f"green: {self.issue.id} {self.issue.title}" + suffix,
                     [
                         f"{len(contract.tests)} contract test(s) pass; "
@@ -518,7 +556,7 @@ class _Run:
                     f"stuck: the same green failure {self.limits.stuck_after} times in a row:\n" + result.explain(),
                 )
             call = generator.respond(result.explain() + "\n\nFix this, then call `implementation_ready` again.")
-        raise Stop("blocked", f"not green after {self.limits.green_attempts} attempts:\n" + result.explain())
+        raise Stop("blocked", f"not green after {self.limits.green_attempts} attempts")
 
     def evaluate(self, contract: Contract) -> Verdict:
         self.enter("verdict")
@@ -548,6 +586,7 @@ class _Run:
     # ------------------------------------------------------------------ services
 
     def enter(self, phase: str) -> None:
+        self.check_integrity()
         self.phase = phase
         self.trace.event("phase", phase=phase)
         self.save_state("running", phase)
@@ -569,7 +608,7 @@ class _Run:
                 writable=writable,
                 bash_timeout=self.config.bash_timeout,
                 protected=protected,
-                sandbox=sandbox_for(self.config.sandbox, unattended=False),
+                sandbox=self.p.sandbox,
             )
         model = getattr(self.config.models, role)
         agent = Agent(
@@ -597,8 +636,13 @@ class _Run:
             peaks[key] = max(peaks.get(key, 0), agent.peak_context)
         return peaks
 
-    def tests(self, label: str) -> TestReport:
-        report = run_tests(self.worktree.path, self.config.test_command, timeout=self.config.test_timeout)
+    def tests(self, label: str, rev: str) -> TestReport:
+        """The suite on exactly the tree of ``rev``, in the sandbox: nothing untracked, ignored or cached from
+        the agent's working directory takes part (SPEC §8)."""
+        with gitops.exported(self.worktree.path, rev) as checkout:
+            report = run_tests(
+                checkout, self.config.test_command, timeout=self.config.test_timeout, sandbox=self.p.sandbox
+            )
         self.trace.event(
             "test_run",
             label=label,
@@ -609,6 +653,7 @@ class _Run:
             exit_code=report.exit_code,
             collection_errors=[e.nodeid for e in report.collection_errors],
             duration=round(report.duration, 3),
+            tampered=report.tampered,
         )
         return report
 
@@ -622,24 +667,80 @@ class _Run:
             harness_dir=self.config.harness_dir,
         )
 
-    def guard(self, contract: Contract, *, head: str | None = None) -> list[GuardFinding]:
-        """The guards over everything this issue changed: base → ``head`` (default: the working tree)."""
+    def guard(self, contract: Contract, *, head: str) -> list[GuardFinding]:
+        """The guards over everything this issue changed: base → ``head`` (a commit the harness made)."""
         from harness.guard.gitdiff import collect_changes
         from harness.guard.rules import check
 
-        changes = collect_changes(self.worktree.path, self.worktree.base, head)
+        changes = collect_changes(self.p.root, self.worktree.base, head)
         findings = check(changes, self.guard_context(contract))
         self.trace.event("guard", phase=self.phase, files=len(changes), findings=[f.as_dict() for f in findings])
         return findings
 
-    def commit(self, subject: str, body: list[str]) -> str:
+    def check_integrity(self) -> None:
+        """Block the issue when the worktree's git pointers, its branch or the repository config were tampered."""
+        problem = gitops.tampering(self.worktree.path, expected_head=self.expected_head, seal=self.seal)
+        if problem is not None:
+            self.trace.event("tampering", phase=self.phase, problem=problem)
+            raise Stop(
+                "blocked",
+                f"tampering detected in {self.worktree.path}: {problem}. The harness stopped before acting on it; "
+                "nothing was committed past the last phase. Inspect the worktree, then remove it and the branch "
+                f"(`git worktree remove --force {self.worktree.path}; git branch -D {self.worktree.branch}`).",
+            )
+
+    def candidate(self) -> str | Rejection:
+        """A commit of the worktree as it is now (on no branch yet) with the harness's own contract in it, or why it
+        cannot be taken: too big, or the contract file changed (the harness's copy is canonical; an agent that
+        edits it is told so). What is verified is exactly what gets committed."""
+        self.check_integrity()
         if self.contract is not None:
-            # The harness's copy is canonical: whatever an agent did to the file is never committed.
-            save_contract(self.contract_path, self.contract)
+            found = read_inside(self.worktree.path, self.contract_rel)
+            # Its copy now, or as committed before the tests were frozen (what `git checkout HEAD -- …` restores).
+            accepted = {
+                render_contract(self.contract),
+                render_contract(self.contract.model_copy(update={"frozen_tests": {}})),
+            }
+            if found is None or found.decode("utf-8", "replace") not in accepted:
+                self.trace.event("contract_drift", phase=self.phase)
+                return Rejection(
+                    f"guard HG008 contract-edited at {self.contract_rel}: the agreed contract is frozen and belongs "
+                    "to the harness; whatever is changed there is never committed. Restore the contract file "
+                    f"(`git checkout HEAD -- {self.contract_rel}`, after removing anything put in its place)."
+                )
+        try:
+            return gitops.snapshot(self.worktree.path, extra=self.own_files(), limits=self.add_limits)
+        except gitops.LimitExceeded as exc:
+            self.trace.event("limit_exceeded", phase=self.phase, detail=str(exc))
+            return Rejection(str(exc))
+
+    def own_files(self) -> dict[str, str]:
+        """The harness's own files as they must be committed (its copy is canonical, never the agents')."""
+        return {self.contract_rel: render_contract(self.contract)} if self.contract is not None else {}
+
+    def commit(self, candidate: str, subject: str, body: list[str]) -> str:
+        """Commit exactly the verified ``candidate``'s tree on the issue branch."""
+        self.check_integrity()
         message = subject + "\n\n" + "\n".join(body) + f"\n\nHarness-Issue: {self.issue.id}\n"
-        sha = gitops.commit_all(self.worktree.path, message)
+        sha = gitops.commit_candidate(self.worktree.path, candidate, message)
+        self.expected_head = sha
         self.trace.event("commit", sha=sha, subject=subject)
         return sha
+
+    def commit_contract(self, subject: str, body: list[str]) -> str:
+        """The contract phase's commit: the last commit's tree plus the harness's contract, nothing an agent
+        left in the worktree; then the worktree is reset to it (read-only phases leave nothing behind)."""
+        self.check_integrity()
+        extra = {self.contract_rel: render_contract(self.contract or self._negotiated)}
+        candidate = gitops.snapshot(self.worktree.path, extra=extra, from_worktree=False)
+        sha = self.commit(candidate, subject, body)
+        gitops.reset_worktree(self.worktree.path, sha)
+        return sha
+
+    def save_contract(self, contract: Contract) -> None:
+        """The agents' copy of the contract in the worktree, written without following any link they made."""
+        self._negotiated = contract
+        write_inside(self.worktree.path, self.contract_rel, render_contract(contract))
 
     def protection(self, contract: Contract, *, frozen: bool = False) -> Callable[[str], str | None]:
         harness_dir = self.config.harness_dir.rstrip("/") + "/"
@@ -673,19 +774,15 @@ class _Run:
     def throwaway(self, rev: str) -> Iterator[Workspace]:
         """A detached checkout of ``rev`` for a read-only agent that may still run commands."""
         with gitops.throwaway_checkouts(self.p.root, rev) as (path,):
-            sandbox = sandbox_for(self.config.sandbox, unattended=False)
-            yield Workspace(path, writable=False, bash_timeout=self.config.bash_timeout, sandbox=sandbox)
+            yield Workspace(path, writable=False, bash_timeout=self.config.bash_timeout, sandbox=self.p.sandbox)
 
-    def read_text(self, relpath: str) -> str:
-        path = self.worktree.path / relpath
-        try:
-            return path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
+    def read_text(self, rev: str, relpath: str) -> str:
+        data = gitops.read_file_at(self.worktree.path, rev, relpath)
+        return "" if data is None else data.decode("utf-8", errors="replace")
 
-    def file_hash(self, relpath: str) -> str | None:
-        path = self.worktree.path / relpath
-        return tdd_gate.file_digest(path.read_bytes()) if path.is_file() else None
+    def file_hash(self, rev: str, relpath: str) -> str | None:
+        data = gitops.read_file_at(self.worktree.path, rev, relpath)
+        return None if data is None else tdd_gate.file_digest(data)
 
     def save_state(self, status: str, detail: str) -> None:
         state = {
@@ -729,7 +826,7 @@ class _Run:
 
     def tests_handoff(self, contract: Contract, tests: TestsReady, sha: str) -> str:
         files = sorted({tdd_gate.file_of(t) for t in tests.tests})
-        listing = "\n\n".join(_fenced(f"file path={f}", self.read_text(f)) for f in files)
+        listing = "\n\n".join(_fenced(f"file path={f}", self.read_text(sha, f)) for f in files)
         note = f"\n\nThe generator's note: {tests.note}" if tests.note else ""
         return (
             self.contract_handoff(contract)

@@ -97,6 +97,63 @@ def _closing_backtick(text: str, start: int) -> int:
 
 
 _HEREDOC = re.compile(r"<<(-?)[ \t]*(?:'([^'\n]*)'|\"([^\"\n]*)\"|\\?([^\s;&|<>()]+))")
+_ANSI_C_ESCAPES = {
+    "a": "\a",
+    "b": "\b",
+    "e": "\x1b",
+    "E": "\x1b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "?": "?",
+}
+_ANSI_C_NUMBER = {
+    "x": re.compile(r"[0-9A-Fa-f]{1,2}"),
+    "u": re.compile(r"[0-9A-Fa-f]{1,4}"),
+    "U": re.compile(r"[0-9A-Fa-f]{1,8}"),
+}
+_OCTAL = re.compile(r"[0-7]{1,3}")
+_IFS = re.compile(r"\$(?:\{IFS\}|IFS(?![A-Za-z0-9_]))")
+
+
+def _ansi_c(text: str, i: int) -> tuple[str, int]:
+    """Decode the ``$'…'`` word whose body starts at ``i``, as bash does; returns (text, index after it)."""
+    out: list[str] = []
+    n = len(text)
+    while i < n:
+        char = text[i]
+        if char == "'":
+            i += 1
+            break
+        if char != "\\" or i + 1 >= n:
+            out.append(char)
+            i += 1
+            continue
+        escape = text[i + 1]
+        number = _ANSI_C_NUMBER.get(escape)
+        octal = _OCTAL.match(text, i + 1)
+        if escape in _ANSI_C_ESCAPES:
+            out.append(_ANSI_C_ESCAPES[escape])
+            i += 2
+        elif octal:
+            out.append(chr(int(octal.group(), 8) & 0xFF))
+            i = octal.end()
+        elif number is not None and (digits := number.match(text, i + 2)):
+            with contextlib.suppress(ValueError, OverflowError):
+                out.append(chr(int(digits.group(), 16)))
+            i = digits.end()
+        elif escape == "c" and i + 2 < n:
+            out.append(chr(ord(text[i + 2]) & 0x1F))
+            i += 3
+        else:
+            out.append(text[i : i + 2])
+            i += 2
+    return "".join(out).split("\0", 1)[0], i
 
 
 def _scan(text: str) -> list[_Segment]:
@@ -177,6 +234,18 @@ def _scan(text: str) -> list[_Segment]:
             continue
         if text.startswith("$(", i) or char == "`":
             i = substitution(i)
+            continue
+        if text.startswith("$'", i):  # ANSI-C quoting: `$'\x72m'` is `rm`
+            decoded, i = _ansi_c(text, i + 2)
+            buf.append(shlex.quote(decoded))
+            continue
+        if text.startswith('$"', i):  # a translated string: `$"rm"` is `rm`
+            i += 1
+            continue
+        ifs = _IFS.match(text, i)
+        if ifs:  # unquoted, `$IFS` splits words: `rm${IFS}-rf${IFS}~`
+            buf.append(" ")
+            i = ifs.end()
             continue
         if char == "#" and (not buf or buf[-1][-1:] in (" ", "\t")):
             end = text.find("\n", i)
@@ -272,6 +341,7 @@ class _Simple:
     words: list[str]
     writes: list[str]  # targets of > >> >| &> redirections
     herestrings: list[str]
+    assignments: list[str] = field(default_factory=list)  # `NAME=value` words before the command
 
 
 def _words(raw: str) -> _Simple:
@@ -301,9 +371,12 @@ def _words(raw: str) -> _Simple:
             continue
         words.append(token)
         i += 1
+    assignments: list[str] = []
     while words and (words[0] in _KEYWORDS or _ASSIGNMENT.match(words[0])):
-        words.pop(0)
-    return _Simple(words, writes, herestrings)
+        word = words.pop(0)
+        if word not in _KEYWORDS:
+            assignments.append(word)
+    return _Simple(words, writes, herestrings, assignments)
 
 
 # --------------------------------------------------------------------------------------------
@@ -336,7 +409,7 @@ _VALUE_OPTIONS: dict[str, frozenset[str]] = {
     "cp": frozenset({"-S", "--suffix", "-t", "--target-directory"}),
     "mv": frozenset({"-S", "--suffix", "-t", "--target-directory"}),
     "ln": frozenset({"-S", "--suffix", "-t", "--target-directory"}),
-    "install": frozenset({"-m", "--mode", "-o", "--owner", "-g", "--group", "-S", "--suffix", "-t"}),
+    "install": _set("-m --mode -o --owner -g --group -S --suffix -t --target-directory --strip-program"),
     "touch": frozenset({"-d", "--date", "-t", "-r", "--reference"}),
     "truncate": frozenset({"-s", "--size", "-r", "--reference"}),
     "mkdir": frozenset({"-m", "--mode", "--context"}),
@@ -352,6 +425,57 @@ _VALUE_OPTIONS: dict[str, frozenset[str]] = {
     "rsync": frozenset({"-e", "--rsh", "--exclude", "--include", "--filter", "-f", "--backup-dir", "--files-from"}),
 }
 _CHANGERS = frozenset(_VALUE_OPTIONS) | {"dd"}
+_SORT_VALUE_OPTIONS = _set(
+    "-k --key -t --field-separator -o --output -S --buffer-size -T --temporary-directory --files0-from "
+    "--batch-size --compress-program --parallel --random-source --sort"
+)
+_UNIQ_VALUE_OPTIONS = _set("-f --skip-fields -s --skip-chars -w --check-chars")
+_CURL_VALUE_OPTIONS = _set(
+    "-A -b -c -C -d -D -e -E -F -H -K -m -o -P -Q -r -T -t -u -U -w -x -X -y -Y -z --output --dump-header "
+    "--cookie-jar --output-dir --trace --trace-ascii --stderr --libcurl --etag-save --header --data --user "
+    "--request --user-agent --referer --cookie --config --max-time --form --range --upload-file --proxy"
+)
+_CURL_OUTPUTS = _set(
+    "-o --output -D --dump-header -c --cookie-jar --output-dir --trace --trace-ascii --stderr --libcurl --etag-save"
+)
+_WGET_VALUE_OPTIONS = _set(
+    "-a -A -B -D -e -i -I -l -o -O -P -Q -R -t -T -U -w -X --output-document --output-file --append-output "
+    "--directory-prefix --user-agent --header --tries --timeout --wait --input-file --execute"
+)
+_WGET_OUTPUTS = _set("-O --output-document -o --output-file -a --append-output -P --directory-prefix")
+_TAR_VALUE_OPTIONS = _set(
+    "-b -C -f -F -g -H -I -K -L -N -T -V -X --file --directory --files-from --exclude-from "
+    "--use-compress-program --blocking-factor --record-size --info-script --new-volume-script "
+    "--listed-incremental --starting-file --newer --after-date --newer-mtime --label --tape-length --format "
+    "--owner --group --mode --mtime --exclude --transform --xform --strip-components --to-command --suffix "
+    "--volno-file --rsh-command --rmt-command --index-file --checkpoint-action --exclude-tag "
+    "--exclude-tag-under --exclude-tag-all --quoting-style --quote-chars --no-quote-chars --pax-option "
+    "--warning --add-file --owner-map --group-map --hole-detection --sparse-version"
+)
+_PATCH_VALUE_OPTIONS = _set(
+    "-B --prefix -d --directory -D --ifdef -F --fuzz -g --get -i --input -o --output -p --strip -r "
+    "--reject-file -V --version-control -Y --basename-prefix -z --suffix --quoting-style --reject-format "
+    "--read-only"
+)
+# Shell builtins that set or export variables (`for NAME in`, `read NAME`, `printf -v NAME` too).
+_VARIABLE_SETTERS = frozenset({"export", "declare", "typeset", "local", "readonly", "for", "read", "printf"})
+# Variables that point git at another repository, work tree, index, object store or configuration:
+# with them, `git reset --hard` in the worktree resets the user's checkout. Refused wherever they are
+# set; git finds the worktree's own repository without them.
+_GIT_LOCATION_VARIABLES = _set(
+    "GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_COMMON_DIR GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES "
+    "GIT_ALLOW_PROTOCOL"
+)
+# Variables whose value git runs as a command line: read like `bash -c`, so `GIT_PAGER=cat` passes.
+_GIT_COMMAND_VARIABLES = _set(
+    "GIT_PAGER GIT_EDITOR GIT_SEQUENCE_EDITOR GIT_SSH GIT_SSH_COMMAND GIT_ASKPASS GIT_EXTERNAL_DIFF GIT_PROXY_COMMAND"
+)
+
+
+def _protected_git_variable(name: str) -> bool:
+    return name in _GIT_LOCATION_VARIABLES or name.startswith("GIT_CONFIG")
+
+
 _GIT_HISTORY = frozenset(
     {"rebase", "filter-branch", "filter-repo", "replace", "update-ref", "pull", "merge", "cherry-pick", "revert", "am"}
 )
@@ -371,6 +495,75 @@ _GIT_CONFIG_READS = _set(
 _GIT_CONFIG_SUBCOMMANDS = frozenset({"get", "list", "set", "unset", "edit", "rename-section", "remove-section"})
 _XARGS_VALUE_OPTIONS = frozenset({"-a", "-d", "-E", "-e", "-I", "-i", "-L", "-l", "-n", "-P", "-s"})
 _GIT_VALUE_OPTIONS = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--exec-path", "--config-env"})
+# Run elsewhere than the worktree (after `cd ../..`, in the user's checkout), git may only read. The
+# commands whose writes the policy refuses everywhere (`branch`, `tag`, `config`, …) count as reads.
+_GIT_READ_ONLY = _set(
+    "status log show diff blame annotate grep ls-files ls-tree ls-remote rev-parse rev-list cat-file describe "
+    "shortlog show-ref for-each-ref name-rev help version whatchanged diff-tree diff-files diff-index merge-base "
+    "var check-ignore check-attr check-ref-format check-mailmap count-objects verify-commit verify-tag "
+    "verify-pack show-branch cherry range-diff reflog branch tag config stash worktree remote notes"
+)
+# Options that name a file or directory git writes, per command (`--output` everywhere).
+_GIT_OUTPUT_OPTIONS: dict[str, frozenset[str]] = {
+    "format-patch": _set("-o --output-directory"),
+    "archive": _set("-o"),
+    "checkout-index": _set("--prefix"),
+    "init": _set("--separate-git-dir"),
+    "clone": _set("--separate-git-dir"),
+}
+_GIT_FETCH_VALUE_OPTIONS = _set(
+    "--depth --deepen --shallow-since --shallow-exclude --refmap -o --server-option --upload-pack -j --jobs "
+    "--negotiation-tip --filter --recurse-submodules-default --submodule-prefix"
+)
+_GIT_CLONE_VALUE_OPTIONS = _set(
+    "--depth -b --branch -o --origin --template --reference --reference-if-able --separate-git-dir --config -c "
+    "-j --jobs --shallow-since --shallow-exclude --filter -u --upload-pack --server-option --bundle-uri "
+    "--ref-format"
+)
+_GIT_INIT_VALUE_OPTIONS = _set("--template --separate-git-dir --object-format --ref-format -b --initial-branch")
+# Settings whose value git runs as a command line (see `check_git_settings`).
+_GIT_COMMAND_SETTINGS = re.compile(
+    r"^(?:core\.(?:pager|editor|sshcommand|askpass|fsmonitor|gitproxy|alternaterefscommand)|pager\..+|"
+    r"sequence\.editor|diff\.external|diff\..+\.(?:command|textconv)|(?:diff|merge)tool\..+\.cmd|"
+    r"merge\..+\.driver|filter\..+\.(?:clean|smudge|process)|credential\.(?:.+\.)?helper|"
+    r"gpg\.(?:.+\.)?program|uploadpack\.packobjectshook|remote\..+\.(?:uploadpack|receivepack)|"
+    r"sendemail\..+|web\.browser|browser\..+\.cmd|man\..+\.cmd)$"
+)
+_GIT_BOOLEANS = _set("true false yes no on off 1 0")
+# What git reads as a revision even when a file has that name: `HEAD~1`, `main^`, `@{-1}`, `@`,
+# `:/message`, and object names (4 to 40 hex digits).
+_REVISION_SYNTAX = re.compile(r"[~^]|@\{|^@$|^:/|^[0-9a-fA-F]{4,40}$")
+_REF_NAME = re.compile(r"^(?!.*\.\.)(?!/)[A-Za-z0-9._/+-]+$")
+_PSEUDO_REF = re.compile(r"^[A-Z][A-Z_]*$")
+
+
+_ENV_LONG = {"--unset": "-u", "--chdir": "-C", "--split-string": "-S"}
+
+
+def _env_option(args: list[str], i: int) -> tuple[str | None, str | None, int]:
+    """``env``'s options with a value at ``args[i]``: ``(-u|-C|-S, value, words taken)``, in every spelling
+    (``-C DIR``, ``-CDIR``, ``-iC DIR``, ``--chdir DIR``, ``--chdir=DIR``, ``--ch=DIR``)."""
+    arg = args[i]
+    following = args[i + 1] if i + 1 < len(args) else None
+    if arg.startswith("--"):
+        name, eq, value = arg.partition("=")
+        full = _abbreviation(name, _ENV_LONG) if name not in _ENV_LONG else name
+        if full is None:
+            return None, None, 1
+        return (_ENV_LONG[full], value, 1) if eq else (_ENV_LONG[full], following, 2)
+    if arg.startswith("-") and arg != "-":
+        for k in range(1, len(arg)):
+            if arg[k] in "uCS":
+                rest = arg[k + 1 :]
+                return ("-" + arg[k], rest, 1) if rest else ("-" + arg[k], following, 2)
+    return None, None, 1
+
+
+def _before_dashes(operands: list[str], rest: list[str]) -> list[str]:
+    """The operands written before ``--`` (all of them without one)."""
+    if "--" not in rest:
+        return operands
+    return operands[: len(operands) - len(rest[rest.index("--") + 1 :])]
 
 
 def _show(text: str) -> str:
@@ -384,9 +577,25 @@ def _name(word: str) -> str:
     return word.rsplit("/", 1)[-1]
 
 
-def _split_options(args: Sequence[str], takes_value: Iterable[str] = ()) -> tuple[list[str], list[str]]:
-    """``(options, operands)``; an option's value stays with the option (``-t DIR`` -> ``-t=DIR``)."""
+def _abbreviation(name: str, known: Iterable[str]) -> str | None:
+    """The one long option in ``known`` that ``name`` abbreviates (getopt_long accepts ``--targ``)."""
+    if len(name) < 3:
+        return None
+    matches = [option for option in known if option.startswith("--") and option.startswith(name)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _split_options(
+    args: Sequence[str], takes_value: Iterable[str] = (), attached: Iterable[str] = ()
+) -> tuple[list[str], list[str]]:
+    """``(options, operands)`` as getopt_long reads them; an option's value stays with the option.
+
+    ``-t DIR``, ``-tDIR``, ``-rt DIR``, ``--target-directory DIR`` and ``--targ=DIR`` all give
+    ``-t=DIR`` / ``--target-directory=DIR`` (``-rt DIR`` also gives ``-r``). ``attached`` are short
+    options whose optional value can only be attached (``sed -i.bak``): their word stays whole.
+    """
     valued = frozenset(takes_value)
+    optional = frozenset(attached)
     options: list[str] = []
     operands: list[str] = []
     i = 0
@@ -395,24 +604,59 @@ def _split_options(args: Sequence[str], takes_value: Iterable[str] = ()) -> tupl
         if arg == "--":
             operands.extend(args[i + 1 :])
             break
-        if arg.startswith("-") and arg != "-":
-            if arg in valued and i + 1 < len(args):
-                options.append(f"{arg}={args[i + 1]}")
-                i += 2
-                continue
-            options.append(arg)
+        if arg.startswith("--"):
+            name, eq, value = arg.partition("=")
+            full = name if name in valued else _abbreviation(name, valued)
+            if full is None:
+                options.append(arg)
+            elif eq:
+                options.append(f"{full}={value}")
+            elif i + 1 < len(args):
+                options.append(f"{full}={args[i + 1]}")
+                if full == name:
+                    i += 1
+                # An abbreviation may be a flag of its own this table does not know (`install --strip`
+                # is not `--strip-program`): the next word is read as an operand too.
+            else:
+                options.append(arg)
+        elif arg.startswith("-") and arg != "-":
+            for k in range(1, len(arg)):
+                letter = "-" + arg[k]
+                if letter in optional:
+                    options.append(arg)
+                    break
+                if letter in valued:
+                    if k > 1:
+                        options.append(arg[:k])
+                    if arg[k + 1 :]:
+                        options.append(f"{letter}={arg[k + 1 :]}")
+                    elif i + 1 < len(args):
+                        options.append(f"{letter}={args[i + 1]}")
+                        i += 1
+                    else:
+                        options.append(letter)
+                    break
+            else:
+                options.append(arg)
         else:
             operands.append(arg)
         i += 1
     return options, operands
 
 
-def _option_value(options: Sequence[str], *names: str) -> str | None:
+def _option_values(options: Sequence[str], *names: str) -> list[str]:
+    return [option.split("=", 1)[1] for option in options if option.split("=", 1)[0] in names and "=" in option]
+
+
+def _has_option(options: Sequence[str], letter: str, *longs: str) -> bool:
+    """Whether ``-x`` (alone or in a cluster like ``-sf``) or a long form (or its abbreviation) was given."""
+    if letter and letter in _short_flags(options):
+        return True
     for option in options:
-        for name in names:
-            if option.startswith(name + "="):
-                return option[len(name) + 1 :]
-    return None
+        name = option.split("=", 1)[0]
+        if name.startswith("--") and any(name == full or (len(name) > 3 and full.startswith(name)) for full in longs):
+            return True
+    return False
 
 
 def _short_flags(options: Sequence[str]) -> set[str]:
@@ -424,11 +668,21 @@ def _short_flags(options: Sequence[str]) -> set[str]:
     return flags
 
 
+_MAX_LINK_HOPS = 40  # as the kernel's ELOOP limit
+_REPEATS = re.compile(r"\b(?:for|while|until|select|function)\b|\(\s*\)")
+
+
 class _Policy:
     def __init__(self, root: Path, home: str | None, scratch: Path | None) -> None:
         self.root = Path(os.path.realpath(root))
         self.home = home
         self.scratch = scratch
+        # What earlier commands of this command line create, which does not exist yet when the
+        # policy reads it: symbolic links (path -> the link's text, None when it cannot be known
+        # here) and directories. `ln -s ~ h && rm -rf h/.ssh` is judged with `h` pointing home.
+        self.links: dict[str, str | None] = {}
+        self.dirs: set[str] = set()
+        self.frozen = False  # re-reading a loop: what the command line makes is known already
 
     # -- entry ---------------------------------------------------------------------------------
 
@@ -456,6 +710,8 @@ class _Policy:
                 )
             for target in simple.writes:
                 self.require_inside(target, here, segment.source, follow=True)
+            for assignment in simple.assignments:
+                self.check_assignment(assignment, here, segment.source, level)
             words = simple.words
             if not segment.piped:
                 download_in_pipe = False
@@ -488,7 +744,7 @@ class _Policy:
             if command == "popd":
                 stack[segment.depth] = None
                 continue
-            self.check_simple(command, words, here, segment.source)
+            self.check_simple(command, words, here, segment.source, level)
 
     # -- wrappers and shells -------------------------------------------------------------------
 
@@ -508,14 +764,17 @@ class _Policy:
                 i = 0
                 while i < len(args):
                     arg = args[i]
-                    if arg in ("-u", "--unset", "-C", "--chdir", "-S", "--split-string") and i + 1 < len(args):
-                        if arg in ("-C", "--chdir"):
-                            cwd = self.resolve(args[i + 1], cwd, follow=True)
-                        if arg in ("-S", "--split-string"):
-                            self.check(args[i + 1] + " " + shlex.join(args[i + 2 :]), cwd, level + 1)
+                    option, value, taken = _env_option(args, i)
+                    if option is not None:
+                        if option == "-C" and value is not None:
+                            cwd = self.resolve(value, cwd, follow=True)
+                        if option == "-S" and value is not None:
+                            self.check(value + " " + shlex.join(args[i + taken :]), cwd, level + 1)
                             return None, [], cwd
-                        i += 2
+                        i += taken
                     elif arg.startswith("-") or _ASSIGNMENT.match(arg):
+                        if _ASSIGNMENT.match(arg):
+                            self.check_assignment(arg, cwd, raw, level)
                         i += 1
                     else:
                         break
@@ -578,8 +837,8 @@ class _Policy:
 
     # -- paths ---------------------------------------------------------------------------------
 
-    def resolve(self, word: str, cwd: Path | None, *, follow: bool) -> Path | None:
-        """Where ``word`` points, as the shell would expand it; None when that cannot be known here."""
+    def expand(self, word: str, cwd: Path | None) -> str | None:
+        """``word`` with ``~``, ``$HOME`` and ``$PWD`` expanded; None when what it names cannot be known here."""
         for variable in ("${HOME}", "$HOME"):
             if word == variable or word.startswith(variable + "/"):
                 if not self.home:
@@ -600,6 +859,14 @@ class _Policy:
                 # bash leaves an unknown ~user as it is: a relative name.
                 with contextlib.suppress(KeyError):
                     word = pwd.getpwnam(user).pw_dir + slash + rest
+        return word
+
+    def resolve(self, word: str, cwd: Path | None, *, follow: bool) -> Path | None:
+        """Where ``word`` points, as the shell would expand it; None when that cannot be known here."""
+        expanded = self.expand(word, cwd)
+        if expanded is None:
+            return None
+        word = expanded
         glob = _GLOB_CHARS.search(word)
         if glob:
             prefix = word[: glob.start()]
@@ -613,16 +880,71 @@ class _Policy:
             word = os.path.join(cwd, word)
         base = os.path.basename(word.rstrip("/"))
         if follow or word.endswith("/") or base in ("", ".", ".."):
-            return Path(os.path.realpath(word))
-        return Path(os.path.realpath(os.path.dirname(word.rstrip("/")))) / base
+            return self.realpath(word)
+        parent = self.realpath(os.path.dirname(word.rstrip("/")))
+        return None if parent is None else parent / base
 
-    def require_inside(self, word: str, cwd: Path | None, raw: str, *, follow: bool, removes: bool = False) -> None:
-        path = self.resolve(word, cwd, follow=follow)
-        if path is None:
+    def realpath(self, path: str) -> Path | None:
+        """:func:`os.path.realpath` of the absolute ``path``, also through the links made earlier in this
+        command line; None when it goes through one whose target cannot be known here."""
+        pending = list(reversed(path.split("/")))
+        resolved = "/"
+        hops = 0
+        while pending:
+            name = pending.pop()
+            if name in ("", "."):
+                continue
+            if name == "..":
+                resolved = os.path.dirname(resolved)
+                continue
+            candidate = os.path.join(resolved, name)
+            if candidate in self.links:
+                target = self.links[candidate]
+                if target is None:
+                    return None
+            else:
+                try:
+                    target = os.readlink(candidate)
+                except OSError:  # not a link, or not there (yet)
+                    resolved = candidate
+                    continue
+            hops += 1
+            if hops > _MAX_LINK_HOPS:
+                resolved = candidate
+                continue
+            if target.startswith("/"):
+                resolved = "/"
+            pending.extend(reversed(target.split("/")))
+        return Path(resolved)
+
+    def link_text(self, path: Path) -> tuple[bool, str | None]:
+        """``(is a link, its text)`` for ``path``, a link this command line made or one on disk."""
+        key = str(path)
+        if key in self.links:
+            return True, self.links[key]
+        try:
+            return True, os.readlink(key)
+        except OSError:
+            return False, None
+
+    def is_dir(self, path: Path) -> bool:
+        key = str(path)
+        return os.path.isdir(key) or key in self.dirs or any(d.startswith(key + "/") for d in self.dirs)
+
+    def forget(self, path: Path | None) -> None:
+        """``path`` is removed or replaced: what this command line made there is gone."""
+        if path is None or self.frozen:
             return
+        key = str(path)
+        for made in [k for k in self.links if k == key or k.startswith(key + "/")]:
+            del self.links[made]
+        self.dirs = {d for d in self.dirs if d != key and not d.startswith(key + "/")}
+
+    def may_change(self, path: Path) -> bool:
+        """Whether a command may change ``path``: inside the worktree, the sandbox's /tmp, a device."""
         text = str(path)
         if text in _ALLOWED_DEVICES or _FD_PATH.match(text):
-            return
+            return True
         if (
             self.scratch is not None
             and path.is_relative_to(self.scratch)
@@ -630,14 +952,25 @@ class _Policy:
             and not path.is_relative_to(self.root)
             and not any(part.casefold() == ".git" for part in path.parts)
         ):
-            return
-        if not path.is_relative_to(self.root):
+            return True
+        return path.is_relative_to(self.root)
+
+    def require_inside(self, word: str, cwd: Path | None, raw: str, *, follow: bool, removes: bool = False) -> None:
+        path = self.resolve(word, cwd, follow=follow)
+        if path is not None:
+            self.require_path(path, word, raw, removes=removes)
+
+    def require_path(self, path: Path, word: str, raw: str, *, removes: bool = False) -> None:
+        text = str(path)
+        if not self.may_change(path):
             where = "the file system root" if text == "/" else f"`{text}`"
             raise _Refused(
                 f"{_show(raw)} would change {where}, which is outside the worktree; commands may only change "
                 f"files inside the worktree ({self.root}). Use a path inside it (relative paths start at the "
                 "worktree root); put scratch files there too and delete them before you finish"
             )
+        if not path.is_relative_to(self.root):
+            return  # a device, or the sandbox's /tmp
         if removes and path == self.root and not _GLOB_CHARS.search(word):
             raise _Refused(
                 f"{_show(raw)} would remove the worktree itself; the harness needs it. Remove the files you "
@@ -651,7 +984,7 @@ class _Policy:
 
     # -- commands ------------------------------------------------------------------------------
 
-    def check_simple(self, command: str, words: list[str], cwd: Path | None, raw: str) -> None:
+    def check_simple(self, command: str, words: list[str], cwd: Path | None, raw: str, level: int = 0) -> None:
         args = words[1:]
         if command in _DISKS or command.startswith("mkfs"):
             raise _Refused(f"{_show(raw)} formats or partitions a disk; that is never part of a code change")
@@ -669,18 +1002,13 @@ class _Policy:
         if command == "kill":
             self.check_kill(args, raw)
         if command == "git":
-            self.check_git(args, cwd, raw)
+            self.check_git(args, cwd, raw, level)
+            return
+        if command in _VARIABLE_SETTERS:
+            self.check_variables(command, args, cwd, raw, level)
             return
         if command in ("curl", "wget"):
-            options, _ = _split_options(args, ("-o", "--output", "-O", "--output-document", "-P"))
-            for name in ("-o", "--output", "--output-document", "-P"):
-                target = _option_value(options, name)
-                if target:
-                    self.require_inside(target, cwd, raw, follow=True)
-            if command == "wget":
-                target = _option_value(options, "-O")
-                if target:
-                    self.require_inside(target, cwd, raw, follow=True)
+            self.check_download(command, args, cwd, raw)
             return
         if command == "find":
             self.check_find(args, cwd, raw)
@@ -690,28 +1018,45 @@ class _Policy:
                 if arg.startswith("of="):
                     self.require_inside(arg[3:], cwd, raw, follow=True)
             return
+        if command in ("tar", "bsdtar"):
+            self.check_tar(args, cwd, raw)
+            return
+        if command == "unzip":
+            self.check_unzip(args, cwd, raw)
+            return
+        if command == "patch":
+            self.check_patch(args, cwd, raw)
+            return
+        if command in ("sort", "uniq"):
+            options, operands = _split_options(args, _SORT_VALUE_OPTIONS if command == "sort" else _UNIQ_VALUE_OPTIONS)
+            outputs = _option_values(options, "-o", "--output") if command == "sort" else operands[1:2]
+            for output in outputs:
+                if output != "-":
+                    self.require_inside(output, cwd, raw, follow=True)
+            return
+        if command == "link":  # `link FILE1 FILE2`: a hard link, never into a directory
+            self.check_copy("ln", ["-T"], args[-2:] if len(args) >= 2 else [], None, cwd, raw)
+            return
         if command not in _VALUE_OPTIONS:
             return
-        options, operands = _split_options(args, _VALUE_OPTIONS[command])
-        target_dir = _option_value(options, "-t", "--target-directory")
-        for option in options:
-            if option.startswith("--target-directory="):
-                target_dir = option.split("=", 1)[1]
+        options, operands = _split_options(args, _VALUE_OPTIONS[command], ("-i",) if command == "sed" else ())
+        target_dirs = _option_values(options, "-t", "--target-directory")
+        target_dir = target_dirs[-1] if target_dirs else None
         if command in ("rm", "rmdir", "unlink", "shred"):
             for operand in operands:
                 self.require_inside(operand, cwd, raw, follow=False, removes=True)
-        elif command == "mv":
-            for operand in operands:
-                self.require_inside(operand, cwd, raw, follow=False, removes=True)
+                if command != "shred" and not _GLOB_CHARS.search(operand):
+                    self.forget(self.resolve(operand, cwd, follow=False))
+        elif command in ("mv", "cp", "ln"):
+            self.check_copy(command, options, operands, target_dir, cwd, raw)
+        elif command in ("install", "rsync"):
             if target_dir:
                 self.require_inside(target_dir, cwd, raw, follow=True)
-        elif command in ("cp", "install", "ln", "rsync"):
-            if target_dir:
-                self.require_inside(target_dir, cwd, raw, follow=True)
-            elif command == "ln" and len(operands) == 1:
-                self.require_inside(_name(operands[0].rstrip("/")) or ".", cwd, raw, follow=False)
+            elif command == "install" and _has_option(options, "d", "--directory"):
+                for operand in operands:  # `install -d DIR…` makes every one of them
+                    self.require_inside(operand, cwd, raw, follow=True)
             elif operands and not (command == "rsync" and ":" in operands[-1].split("/", 1)[0]):
-                self.require_inside(operands[-1], cwd, raw, follow=command != "ln")
+                self.require_inside(operands[-1], cwd, raw, follow=True)
         elif command in ("chmod", "chown", "chgrp"):
             # `chmod -x file`: the mode was read as an option, so every operand is a file.
             mode_given = any(o.startswith("--reference=") for o in options) or (
@@ -727,6 +1072,275 @@ class _Policy:
         else:  # tee, touch, truncate, mkdir
             for operand in operands:
                 self.require_inside(operand, cwd, raw, follow=True)
+                made = self.resolve(operand, cwd, follow=True) if command == "mkdir" else None
+                if made is not None:
+                    self.dirs.add(str(made))
+
+    # -- links, copies and moves ---------------------------------------------------------------
+
+    def check_copy(
+        self, command: str, options: list[str], operands: list[str], target_dir: str | None, cwd: Path | None, raw: str
+    ) -> None:
+        """``mv``, ``cp`` and ``ln``: where each new name lands, hard links to files outside, and the
+        links they make (so later commands of the same line are judged through them)."""
+        if self.frozen:
+            return
+        symbolic = _has_option(options, "s", "--symbolic" if command == "ln" else "--symbolic-link") and command != "mv"
+        hard = (command == "ln" and not symbolic) or (command == "cp" and _has_option(options, "l", "--link"))
+        if target_dir is not None:
+            self.require_inside(target_dir, cwd, raw, follow=True)
+            sources, dest = operands, None
+        elif command == "ln" and len(operands) == 1:
+            sources, dest = operands, None  # `ln -s TARGET`: the link lands in the current directory
+        elif len(operands) >= 2:
+            sources, dest = operands[:-1], operands[-1]
+        else:
+            return
+        if command == "mv":
+            for source in sources:
+                self.require_inside(source, cwd, raw, follow=False, removes=True)
+        landings = self.landings(
+            sources,
+            dest,
+            target_dir,
+            cwd,
+            no_target=_has_option(options, "T", "--no-target-directory"),
+            no_dereference=command == "ln" and _has_option(options, "n", "--no-dereference"),
+            follow=command == "cp",  # cp writes through a link it finds there; ln and mv replace it
+        )
+        for source, landing in landings:
+            if landing is None:
+                continue
+            self.require_path(landing, dest or target_dir or source, raw)
+            if hard:
+                self.require_hard_link_source(source, cwd, raw)
+            self.record(command, options, source, landing, cwd, symbolic=symbolic)
+
+    def landings(
+        self,
+        sources: list[str],
+        dest: str | None,
+        target_dir: str | None,
+        cwd: Path | None,
+        *,
+        no_target: bool,
+        no_dereference: bool,
+        follow: bool,
+    ) -> list[tuple[str, Path | None]]:
+        """Where each source's new name is: ``DEST`` itself, or ``DIR/basename`` when it goes into a directory."""
+        if target_dir is not None:
+            directory = self.resolve(target_dir, cwd, follow=True)
+        elif dest is None:
+            directory = cwd
+        else:
+            entry = self.resolve(dest, cwd, follow=False)
+            followed = self.resolve(dest, cwd, follow=True)
+            into = not no_target and (
+                len(sources) > 1
+                or dest.endswith("/")
+                or (
+                    followed is not None
+                    and self.is_dir(followed)
+                    and not (no_dereference and entry is not None and self.link_text(entry)[0])
+                )
+            )
+            if not into:
+                return [(sources[0], followed if follow else entry)]
+            directory = followed
+        places: list[tuple[str, Path | None]] = []
+        for source in sources:
+            name = _name((self.expand(source, cwd) or source).rstrip("/")) or "."
+            landing = None if directory is None else directory / name
+            if landing is not None and (follow or name in (".", "..")):
+                landing = self.realpath(str(landing))
+            places.append((source, landing))
+        return places
+
+    def require_hard_link_source(self, source: str, cwd: Path | None, raw: str) -> None:
+        path = self.resolve(source, cwd, follow=True)
+        if path is None or self.may_change(path):
+            return
+        raise _Refused(
+            f"{_show(raw)} would make a hard link to `{path}`, which is outside the worktree: a hard link is the "
+            "same file, so writing to it changes that file. Copy it instead (`cp SOURCE DEST`), or, to read it, "
+            "link to it with `ln -s`"
+        )
+
+    def record(
+        self, command: str, options: list[str], source: str, landing: Path, cwd: Path | None, *, symbolic: bool
+    ) -> None:
+        """Remember what the new name at ``landing`` is, for the rest of the command line."""
+        key = str(landing)
+        self.forget(landing)
+        if _GLOB_CHARS.search(source):
+            return
+        entry = self.resolve(source, cwd, follow=False)
+        if symbolic:
+            if command == "ln" and _has_option(options, "r", "--relative"):
+                self.links[key] = None if entry is None else str(entry)
+            else:
+                self.links[key] = self.expand(source, cwd)  # the link's text, read from where it lands
+            return
+        if entry is None:
+            return
+        flags = _short_flags(options)
+        if command == "cp":
+            keeps_links = (
+                bool({"d", "P", "a", "r", "R"} & flags)
+                or _has_option(options, "", "--no-dereference", "--archive", "--recursive")
+            ) and not (
+                {"L", "H"} & flags or _has_option(options, "", "--dereference") or _has_option(options, "l", "--link")
+            )
+        else:  # mv renames; a hard `ln` of a symbolic link links the link itself (`-P`, the default)
+            keeps_links = not (command == "ln" and _has_option(options, "L", "--logical"))
+        is_link, text = self.link_text(entry)
+        if keeps_links and is_link:
+            self.links[key] = text
+        elif command == "mv" and self.is_dir(entry):
+            self.links[key] = str(entry)  # a renamed directory: the links in it are reached by the new name
+        if command == "mv":
+            self.links.pop(str(entry), None)
+
+    # -- other writers -------------------------------------------------------------------------
+
+    def check_variables(self, command: str, args: list[str], cwd: Path | None, raw: str, level: int) -> None:
+        """``export``, ``declare``, ``for NAME in``, ``read NAME``: the git variables that re-point git."""
+        names = args[:1] if command == "for" else [a for a in args if not a.startswith(("-", "+"))]
+        if command == "printf":
+            names = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "-v"]
+        for word in names:
+            if "=" in word and command not in ("for", "read", "printf"):
+                self.check_assignment(word, cwd, raw, level)
+            elif _protected_git_variable(word):
+                self.refuse_git_variable(word, raw)
+
+    def check_assignment(self, word: str, cwd: Path | None, raw: str, level: int) -> None:
+        """``NAME=value`` before a command, alone, through ``env`` or ``export``."""
+        name, _, value = word.partition("=")
+        name = name.rstrip("+")
+        if _protected_git_variable(name):
+            self.refuse_git_variable(name, raw)
+        if name in _GIT_COMMAND_VARIABLES:
+            self.check(value, cwd, level + 1)  # git runs it as a command line
+        if name.startswith("GIT_TRACE") and value.startswith(("/", "~", "$HOME", "${HOME}")):
+            self.require_inside(value, cwd, raw, follow=True)  # an absolute path: git writes the trace there
+
+    def refuse_git_variable(self, name: str, raw: str) -> NoReturn:
+        if name.startswith("GIT_CONFIG"):
+            raise _Refused(
+                f"{_show(raw)} is refused: `{name}` loads git configuration from elsewhere, which can re-point git "
+                "or make it run commands. Pass one-off settings as `git -c NAME=VALUE …`; run git in the worktree "
+                "without it"
+            )
+        raise _Refused(
+            f"{_show(raw)} is refused: `{name}` points git at another repository, work tree, index or object "
+            "store than the worktree's own, such as the user's checkout; run git in the worktree without it "
+            "(your commands start there; git finds the worktree's repository by itself)"
+        )
+
+    def check_download(self, command: str, args: list[str], cwd: Path | None, raw: str) -> None:
+        valued = _CURL_VALUE_OPTIONS if command == "curl" else _WGET_VALUE_OPTIONS
+        outputs = _CURL_OUTPUTS if command == "curl" else _WGET_OUTPUTS
+        options, _ = _split_options(args, valued)
+        targets = _option_values(options, *outputs)
+        for target in targets:
+            if target != "-":
+                self.require_inside(target, cwd, raw, follow=True)
+        # Without an output name the file lands in the current directory.
+        lands_here = (
+            command == "curl"
+            and _has_option(options, "O", "--remote-name", "--remote-name-all")
+            and not _option_values(options, "--output-dir")
+        ) or (
+            command == "wget"
+            and not _option_values(options, "-O", "--output-document", "-P", "--directory-prefix")
+            and not _has_option(options, "", "--spider")
+        )
+        if lands_here:
+            self.require_inside(".", cwd, raw, follow=True)
+
+    def check_tar(self, args: list[str], cwd: Path | None, raw: str) -> None:
+        words = list(args)
+        if words and not words[0].startswith("-"):  # old style: `tar xzf FILE -C DIR`, `tar xfC FILE DIR`
+            letters, values, words = words[0], words[1:], []
+            for letter in letters:
+                words.append("-" + letter)
+                if "-" + letter in _TAR_VALUE_OPTIONS and values:
+                    words.append(values.pop(0))
+            words += values
+        options, operands = _split_options(words, _TAR_VALUE_OPTIONS)
+        flags = _short_flags(options)
+        extracts = "x" in flags or _has_option(options, "", "--extract", "--get")
+        creates = bool({"c", "r", "u", "A"} & flags) or _has_option(
+            options, "", "--create", "--append", "--update", "--catenate", "--concatenate", "--delete"
+        )
+        base = cwd
+        for directory in _option_values(options, "-C", "--directory"):
+            if extracts:
+                self.require_inside(directory, base, raw, follow=True)
+            base = None if base is None else self.resolve(directory, base, follow=True)
+        if extracts and not ("O" in flags or _has_option(options, "", "--to-stdout", "--to-command")):
+            if _has_option(options, "P", "--absolute-names"):
+                raise _Refused(
+                    f"{_show(raw)} extracts with absolute names (`-P`), so the archive decides where files go, "
+                    "outside the worktree too; extract without `-P` into a directory inside the worktree "
+                    "(`tar -x -f ARCHIVE -C DIR`)"
+                )
+            self.require_inside(".", base, raw, follow=True)
+            for top in _option_values(options, "--one-top-level"):
+                self.require_inside(top, base, raw, follow=True)
+        if creates:
+            for archive in _option_values(options, "-f", "--file"):
+                if archive != "-":
+                    self.require_inside(archive, cwd, raw, follow=True)
+            if _has_option(options, "", "--remove-files"):
+                for operand in operands:
+                    self.require_inside(operand, base, raw, follow=False, removes=True)
+
+    def check_unzip(self, args: list[str], cwd: Path | None, raw: str) -> None:
+        directory: str | None = None
+        lists = False
+        i = 0
+        while i < len(args):
+            arg = args[i]
+            if arg.startswith("-") and len(arg) > 1 and not arg.startswith("--"):
+                for k in range(1, len(arg)):
+                    letter = arg[k]
+                    if letter == ":":
+                        raise _Refused(
+                            f"{_show(raw)} lets the archive write outside the directory it extracts to (`-:` keeps "
+                            "`../` in names), outside the worktree too; extract without `-:`"
+                        )
+                    lists = lists or letter in "lptvzZ"
+                    if letter in "dP":
+                        value = arg[k + 1 :]
+                        if not value and i + 1 < len(args):
+                            i += 1
+                            value = args[i]
+                        if letter == "d":
+                            directory = value
+                        break
+            i += 1
+        if not lists:
+            self.require_inside(directory or ".", cwd, raw, follow=True)
+
+    def check_patch(self, args: list[str], cwd: Path | None, raw: str) -> None:
+        options, operands = _split_options(args, _PATCH_VALUE_OPTIONS)
+        if _has_option(options, "", "--dry-run"):
+            return
+        base = cwd
+        for directory in _option_values(options, "-d", "--directory"):
+            self.require_inside(directory, base, raw, follow=True)
+            base = None if base is None else self.resolve(directory, base, follow=True)
+        self.require_inside(".", base, raw, follow=True)  # the files the patch names are under it
+        for output in _option_values(options, "-o", "--output", "-r", "--reject-file"):
+            if output != "-":
+                self.require_inside(output, base, raw, follow=True)
+        for prefix in _option_values(options, "-B", "--prefix", "-Y", "--basename-prefix"):
+            if "/" in prefix:
+                self.require_inside(os.path.dirname(prefix) or "/", base, raw, follow=True)
+        if operands:  # `patch FILE PATCHFILE`: FILE is the one it changes
+            self.require_inside(operands[0], base, raw, follow=True)
 
     def check_kill(self, args: list[str], raw: str) -> None:
         pids = list(args)
@@ -762,7 +1376,11 @@ class _Policy:
 
     # -- git -----------------------------------------------------------------------------------
 
-    def check_git(self, args: list[str], cwd: Path | None, raw: str) -> None:
+    def check_git(
+        self, args: list[str], cwd: Path | None, raw: str, level: int = 0, aliases: dict[str, str] | None = None
+    ) -> None:
+        aliases = dict(aliases or {})
+        settings: list[tuple[str, str | None]] = []
         i = 0
         while i < len(args) and args[i].startswith("-"):
             arg = args[i]
@@ -779,16 +1397,41 @@ class _Policy:
                     )
                 if name == "-C" and path is not None:
                     cwd = path
+            elif name == "-c":
+                key, has_value, setting = value.partition("=")
+                settings.append((key, setting if has_value else "true"))
+            elif name == "--config-env":
+                settings.append((value.partition("=")[0], None))
             i += 1
+        aliases.update(self.check_git_settings(settings, cwd, raw, level))
         if i >= len(args):
             return
         sub, rest = args[i], args[i + 1 :]
+        if sub in aliases and level <= _MAX_NESTING:
+            body = aliases.pop(sub)  # git refuses an alias that expands to itself
+            if body.startswith("!"):  # a shell command, given the remaining arguments
+                self.check(body[1:] + " " + shlex.join(rest), cwd, level + 1)
+            else:
+                try:
+                    expansion = shlex.split(body)
+                except ValueError:
+                    expansion = body.split()
+                self.check_git(expansion + rest, cwd, raw, level + 1, aliases)
+            return
+        if cwd is not None and sub not in _GIT_READ_ONLY and not self.git_may_run_in(cwd):
+            raise _Refused(
+                f"{_show(raw)} runs git in `{cwd}`, outside the worktree, where it would change another repository "
+                "or the user's checkout; run git in the worktree (your commands start there). Reading from "
+                "elsewhere (`git log`, `git status`, `git diff`, `git show`) is fine"
+            )
         options, operands = _split_options(rest)
         flags = _short_flags(options)
 
         def refuse(why: str, instead: str = _RESTORE) -> NoReturn:
             raise _Refused(f"{_show(raw)} is refused: {why}. {instead[:1].upper()}{instead[1:]}")
 
+        for output in self.git_outputs(sub, rest):
+            self.require_inside(output, cwd, raw, follow=True)
         if sub == "push":
             refuse(
                 "the harness never pushes; whether and where to push is the user's decision after the run",
@@ -810,7 +1453,14 @@ class _Policy:
                 {"b", "B"} & flags
             ):
                 refuse(f"the harness manages branches; {_HARNESS_COMMITS}")
-            if "--" not in rest and len(operands) == 1 and not self.exists(operands[0], cwd):
+            # `git checkout X` switches to X when X is a branch or commit, even when a file is named X
+            # too ("do not complain the most common case"); `git checkout X --` always does.
+            before = _before_dashes(operands, rest)
+            if (
+                len(before) == 1
+                and before == operands
+                and ("--" in rest or self.names_revision(before[0], cwd) or not self.exists(before[0], cwd))
+            ):
                 refuse(
                     "it would switch the worktree to another branch or commit; the harness manages the branch",
                     f"{_RESTORE} (or `git checkout HEAD -- .` for all of them); to look at another version, use "
@@ -851,6 +1501,12 @@ class _Policy:
                 )
         elif sub in ("gc", "prune", "repack") or (sub == "reflog" and operands[:1] in (["expire"], ["delete"])):
             refuse(f"`git {sub}` cleans the object store; {_SHARED_REPO} and could lose its unreachable commits")
+        elif sub == "maintenance":
+            refuse(
+                "`git maintenance` registers scheduled jobs in the user's configuration and repacks the repository "
+                f"in the background; {_SHARED_REPO}",
+                "leave housekeeping to the user",
+            )
         elif sub == "symbolic-ref":
             if len(operands) >= 2 or {"-d", "--delete"} & set(options):
                 refuse(f"the harness manages the branch; {_HARNESS_COMMITS}")
@@ -862,13 +1518,107 @@ class _Policy:
         elif sub == "notes":
             if operands[:1] not in ([], ["list"], ["show"]):
                 refuse(f"notes are shared with the user's checkout; {_SHARED_REPO}", "read them with `git notes show`")
+        elif sub == "fetch":
+            self.check_git_fetch(rest, cwd, level, refuse)
+        elif sub in ("clone", "ls-remote"):
+            clone_options, clone_operands = _split_options(rest, _GIT_CLONE_VALUE_OPTIONS)
+            for command in _option_values(clone_options, "-u", "--upload-pack"):
+                self.check(command, cwd, level + 1)  # run as a command line when the remote is a local path
+            if sub == "clone" and len(clone_operands) > 1:
+                self.require_inside(clone_operands[1], cwd, raw, follow=True)
         elif sub == "clean":
             for operand in operands:
                 self.require_inside(operand, cwd, raw, follow=True)
-        elif sub in ("init", "clone"):
-            target = operands[-1] if sub == "init" and operands else (operands[1] if len(operands) > 1 else None)
-            if target:
-                self.require_inside(target, cwd, raw, follow=True)
+        elif sub == "init":
+            _, init_operands = _split_options(rest, _GIT_INIT_VALUE_OPTIONS)
+            if init_operands:
+                self.require_inside(init_operands[-1], cwd, raw, follow=True)
+
+    def git_may_run_in(self, cwd: Path) -> bool:
+        """Whether git may change the repository it finds from ``cwd``: the worktree, or the sandbox's /tmp."""
+        return cwd.is_relative_to(self.root) or (
+            self.scratch is not None and cwd.is_relative_to(self.scratch) and cwd != self.scratch
+        )
+
+    def git_outputs(self, sub: str, rest: list[str]) -> list[str]:
+        """Files and directories ``git SUB`` writes besides the repository: ``--output``, ``-o``, prefixes."""
+        valued = {"--output"} | _GIT_OUTPUT_OPTIONS.get(sub, frozenset())
+        options, operands = _split_options(rest, valued)
+        outputs = _option_values(options, *(valued - {"--prefix"}))
+        if sub == "bundle" and operands[:1] == ["create"] and len(operands) > 1:
+            outputs.append(operands[1])
+        if sub == "checkout-index":
+            # `--prefix=DIR/` writes DIR/path; `--prefix=x` writes `xpath` next to it.
+            for prefix in _option_values(options, "--prefix"):
+                outputs.append(prefix if prefix.endswith("/") else os.path.dirname(prefix) or ".")
+        return [output for output in outputs if output != "-"]
+
+    def check_git_settings(
+        self, settings: list[tuple[str, str | None]], cwd: Path | None, raw: str, level: int
+    ) -> dict[str, str]:
+        """The one-off ``git -c NAME=VALUE`` settings; returns the aliases they define.
+
+        A ``-c`` lasts for one command, so most settings are harmless. Three kinds are not:
+        settings that re-point git at other files or repositories (``core.worktree``, ``include.path``,
+        ``includeIf.*.path``, allowing ``ext::`` transports, which run commands) are refused; hooks
+        (``core.hooksPath``) are refused unless turned off with ``/dev/null``, since git would run
+        scripts for this command that the policy cannot read; and settings whose value git runs as a
+        command line (``alias.*`` with ``!``, ``core.pager``, ``core.editor``, ``core.sshCommand``,
+        ``core.fsmonitor``, ``diff.external``, filters, …) are read like ``bash -c``, so
+        ``-c core.pager=cat`` passes and ``-c alias.p=push`` is refused like ``git push``. A value from
+        the environment (``--config-env``) cannot be read, so those kinds are refused there.
+        """
+        aliases: dict[str, str] = {}
+        for key, value in settings:
+            parts = key.split(".")
+            if len(parts) < 2:
+                continue
+            name = ".".join([parts[0].lower(), *parts[1:-1], parts[-1].lower()])
+            section, variable = parts[0].lower(), parts[-1].lower()
+            redirects = (
+                name in ("core.worktree", "include.path")
+                or (section == "includeif" and variable == "path")
+                or (name == "protocol.ext.allow" and value != "never")  # `ext::CMD` remotes run CMD
+                or (name == "protocol.allow" and value == "always")
+            )
+            hooks = name == "core.hookspath"
+            runs = section == "alias" or bool(_GIT_COMMAND_SETTINGS.match(name))
+            if value is None and (redirects or hooks or runs):
+                raise _Refused(
+                    f"{_show(raw)} is refused: `--config-env` takes the value of `{key}` from the environment, "
+                    "which the policy cannot read. Pass it on the command line as `git -c NAME=VALUE`"
+                )
+            if value is None:
+                continue
+            if redirects:
+                raise _Refused(
+                    f"{_show(raw)} is refused: the one-off configuration `{key}` re-points git at other files or "
+                    "transports than the worktree's repository. Run git in the worktree without it"
+                )
+            if hooks and value != "/dev/null":
+                raise _Refused(
+                    f"{_show(raw)} is refused: `{key}` makes git run hook scripts the policy cannot read. To turn "
+                    "hooks off, use `git -c core.hooksPath=/dev/null …`"
+                )
+            if section == "alias" and len(parts) == 2:
+                aliases[parts[1]] = value
+            elif runs and not (name == "core.fsmonitor" and value.lower() in _GIT_BOOLEANS):
+                self.check(value.removeprefix("!"), cwd, level + 1)
+        return aliases
+
+    def check_git_fetch(self, rest: list[str], cwd: Path | None, level: int, refuse: Callable[..., NoReturn]) -> None:
+        options, operands = _split_options(rest, _GIT_FETCH_VALUE_OPTIONS)
+        for command in _option_values(options, "--upload-pack"):
+            self.check(command, cwd, level + 1)  # run as a command line when the remote is a local path
+        refspecs = [] if _has_option(options, "", "--all", "--multiple") else operands[1:]
+        for refspec in refspecs + _option_values(options, "--refmap"):
+            destination = refspec.lstrip("+").partition(":")[2]
+            if destination and not destination.startswith("refs/remotes/"):
+                refuse(
+                    f"the refspec `{refspec}` writes the local branch or tag `{destination}`, which the user's "
+                    "checkout shares and the harness manages",
+                    "fetch without a destination (`git fetch origin main`) and read `origin/main` or `FETCH_HEAD`",
+                )
 
     def check_git_reset(
         self,
@@ -878,18 +1628,67 @@ class _Policy:
         cwd: Path | None,
         refuse: Callable[..., NoReturn],
     ) -> None:
-        if "--" in rest:
-            operands = operands[: len(operands) - len(rest[rest.index("--") + 1 :])]
         if any(o in ("-p", "--patch") for o in options) or not operands:
             return
-        target = operands[0]
-        if target in ("HEAD", "@") or self.exists(target, cwd):
+        before = _before_dashes(operands, rest)
+        if not before:
+            return
+        target = before[0]
+        if target in ("HEAD", "@"):
+            return
+        # Before `--` git reads a revision whatever files exist; without it, a name that is a revision
+        # is one (git stops when a file has that name too), and an existing file is a path.
+        if "--" not in rest and not self.names_revision(target, cwd) and self.exists(target, cwd):
             return
         refuse(
             f"resetting to `{target}` would move the branch to another commit and drop the harness's commits; "
             f"{_HARNESS_COMMITS}",
             f"{_RESTORE}, or discard all your uncommitted changes with `git reset --hard HEAD`",
         )
+
+    def names_revision(self, word: str, cwd: Path | None) -> bool:
+        """Whether git reads ``word`` as a revision: revision syntax, an object name, or an existing ref."""
+        if _REVISION_SYNTAX.search(word):
+            return True
+        if not _REF_NAME.match(word):
+            return False
+        dirs = self.git_dirs(cwd)
+        if dirs is None:
+            return False
+        candidates = [f"refs/{word}", f"refs/tags/{word}", f"refs/heads/{word}", f"refs/remotes/{word}"]
+        candidates.append(f"refs/remotes/{word}/HEAD")
+        if word.startswith("refs/") or _PSEUDO_REF.match(word):
+            candidates.append(word)
+        for directory in dirs:
+            if any(os.path.isfile(os.path.join(directory, candidate)) for candidate in candidates):
+                return True
+        packed = os.path.join(dirs[-1], "packed-refs")
+        with contextlib.suppress(OSError):
+            with open(packed, encoding="utf-8", errors="replace") as refs:
+                names = {line.split()[1] for line in refs if line[:1] not in "#^" and len(line.split()) == 2}
+            return any(candidate in names for candidate in candidates)
+        return False
+
+    def git_dirs(self, cwd: Path | None) -> tuple[str, str] | None:
+        """``(git dir, common dir)`` of the repository git finds from ``cwd`` inside the worktree."""
+        start = cwd if cwd is not None and cwd.is_relative_to(self.root) else self.root
+        for directory in (start, *start.parents):
+            dotgit = directory / ".git"
+            if dotgit.is_dir():
+                return str(dotgit), str(dotgit)
+            if dotgit.is_file():
+                with contextlib.suppress(OSError):
+                    text = dotgit.read_text(encoding="utf-8", errors="replace").strip()
+                    if text.startswith("gitdir:"):
+                        gitdir = os.path.join(directory, text[len("gitdir:") :].strip())
+                        common = gitdir
+                        with contextlib.suppress(OSError):
+                            common = os.path.join(gitdir, Path(gitdir, "commondir").read_text().strip())
+                        return os.path.normpath(gitdir), os.path.normpath(common)
+                return None
+            if directory == self.root:
+                break
+        return None
 
     def check_git_config(self, options: list[str], operands: list[str], refuse: Callable[..., NoReturn]) -> None:
         bare = {o.split("=", 1)[0] for o in options}
@@ -926,8 +1725,15 @@ def check_command(
     ``private_tmp`` (the command runs in the sandbox, whose /tmp is its own), /tmp is scratch space.
     """
     policy = _Policy(root, home, _tmp() if private_tmp else None)
+    start = Path(os.path.realpath(cwd)) if cwd else policy.root
     try:
-        policy.check(command, Path(os.path.realpath(cwd)) if cwd else policy.root)
+        policy.check(command, start)
+        if policy.links and _REPEATS.search(command):
+            # A loop or a function runs its commands again after the links exist: read it once more
+            # with the links this command line makes already in place. The commands that make them
+            # were judged the first time (`ln -s ~ h` is fine; a later `rm -rf h/.ssh` is not).
+            policy.frozen = True
+            policy.check(command, start)
     except _Refused as refusal:
         return f"The command was not run: {refusal}."
     return None

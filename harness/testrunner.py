@@ -1,36 +1,46 @@
 """Run a target repository's test suite and read its results from pytest itself.
 
 The only place the harness learns what passed and what failed. Results come from a small
-pytest plugin (``_pytest_report_plugin``) that writes JSON at session finish; an agent's
-summary of a run is never trusted. Whether red is red and green is green is decided
-elsewhere, from the :class:`TestReport` returned here.
+pytest plugin (``_pytest_report_plugin``) that sends JSON at session finish over an inherited
+pipe, stamped with a nonce the harness gave it on another; an agent's summary of a run is never
+trusted. The suite runs in the sandbox (the code under test is the agent's), where it can write
+nothing but its own checkout. Whether red is red and green is green is decided elsewhere, from the
+:class:`TestReport` returned here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hmac
 import json
 import math
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from harness.envscrub import scrubbed_env
 from harness.errors import UsageError
 
+if TYPE_CHECKING:
+    from harness.sandbox import Bwrap
+
 Outcome = Literal["passed", "failed", "error", "skipped", "xfailed", "xpassed"]
 
 PLUGIN_MODULE = "_harness_report_plugin"
-REPORT_ENV = "HARNESS_PYTEST_REPORT"
+REPORT_FD_ENV = "HARNESS_PYTEST_REPORT_FD"
+NONCE_FD_ENV = "HARNESS_PYTEST_NONCE_FD"
 # --continue-on-collection-errors: a new test file importing a module that does not exist
 # yet must not hide the results of every other test.
 PYTEST_ARGS = (
@@ -91,8 +101,10 @@ class TestReport:
     timed_out: bool
     duration: float
     output_tail: str
-    # False when the plugin wrote no report: pytest could not start, crashed, or was killed.
+    # False when the plugin sent no report: pytest could not start, crashed, or was killed.
     ran: bool = True
+    # Why the report cannot be believed (a forged or second report, a wrong nonce); the run did not count.
+    tampered: str | None = None
 
     def passed(self) -> frozenset[str]:
         return frozenset(nodeid for nodeid, o in self.outcomes.items() if o.outcome == "passed")
@@ -111,26 +123,36 @@ def run_tests(
     node_ids: Sequence[str] = (),
     timeout: float = 900.0,
     env: Mapping[str, str] | None = None,
+    sandbox: Bwrap | None = None,
 ) -> TestReport:
     """Run ``command`` (a pytest invocation) in ``workdir`` and return what pytest reported.
 
-    Never raises for a failing, crashing or hanging suite; raises :class:`TestRunError` only
-    when the command cannot be started.
+    ``workdir`` holds agent-written code: with ``sandbox`` the whole run is confined to it. Never raises
+    for a failing, crashing, hanging or tampering suite; raises :class:`TestRunError` only when the
+    command cannot be started.
     """
     if not command:
         raise TestRunError("the test command is empty", hint=_HINT)
     workdir = Path(workdir).resolve()
     scratch = Path(tempfile.mkdtemp(prefix="harness-pytest-"))
-    # The report gets a directory of its own, off PYTHONPATH: a test that finds the plugin's copy through
-    # sys.path finds no report file next to it to forge (the plugin drops the variable naming it).
-    report_dir = Path(tempfile.mkdtemp(prefix="harness-report-"))
+    nonce = secrets.token_hex(16)
+    report_read, report_write = os.pipe()
+    nonce_read, nonce_write = os.pipe()
+    reader: _PipeReader | None = None
     try:
-        (scratch / f"{PLUGIN_MODULE}.py").write_text(_plugin_source(), encoding="utf-8")
-        report_path = report_dir / "report.json"
+        os.write(nonce_write, nonce.encode("ascii"))
+        os.close(nonce_write)
+        nonce_write = -1
+        plugin_dir = scratch / "plugin"
+        plugin_dir.mkdir()
+        (plugin_dir / f"{PLUGIN_MODULE}.py").write_text(_plugin_source(), encoding="utf-8")
         log_path = scratch / "output.log"
-        child_env = _child_env(workdir, scratch, report_path, env)
+        child_env = _child_env(workdir, plugin_dir, env)
+        child_env[REPORT_FD_ENV], child_env[NONCE_FD_ENV] = str(report_write), str(nonce_read)
         argv = [_resolve_executable(command[0], child_env, workdir), *command[1:], *PYTEST_ARGS, *node_ids]
-
+        if sandbox is not None:
+            argv = sandbox.wrap(argv, root=workdir, env=child_env, visible=[plugin_dir])
+        reader = _PipeReader(report_read)
         started = time.monotonic()
         with open(log_path, "wb") as log:
             try:
@@ -142,17 +164,81 @@ def run_tests(
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    pass_fds=(report_write, nonce_read),
                 )
             except OSError as exc:
                 raise TestRunError(
                     f"cannot start the test command {_show(command)} in {workdir}: {exc}", hint=_HINT
                 ) from exc
+            finally:
+                os.close(report_write)
+                os.close(nonce_read)
+                report_write = nonce_read = -1
             exit_code, timed_out = _wait(proc, timeout)
         duration = time.monotonic() - started
-        return _build_report(_load_json(report_path), exit_code, timed_out, duration, _read_tail(log_path))
+        data, tampered = _read_report(reader.result(), nonce)
+        report = _build_report(data, exit_code, timed_out, duration, _read_tail(log_path))
+        if tampered is not None:
+            report = dataclasses.replace(report, ran=False, tampered=tampered)
+        return report
     finally:
+        for fd in (report_write, nonce_read, nonce_write):
+            if fd >= 0:
+                os.close(fd)
+        if reader is not None:
+            reader.close()
         shutil.rmtree(scratch, ignore_errors=True)
-        shutil.rmtree(report_dir, ignore_errors=True)
+
+
+class _PipeReader:
+    """Drains the report pipe on a thread, so a large report never blocks the suite (bounded in size)."""
+
+    LIMIT = 64 * 1024 * 1024
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
+
+    def _drain(self) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := os.read(self.fd, 1 << 16):
+                if self.size < self.LIMIT:
+                    self.chunks.append(chunk)
+                self.size += len(chunk)
+
+    def result(self, grace: float = 5.0) -> bytes | None:
+        """What arrived; None when something still holds the pipe open after the suite ended (a process that
+        escaped, without the sandbox), or when it was more than a report can be."""
+        self.thread.join(grace)
+        if self.thread.is_alive() or self.size > self.LIMIT:
+            return None
+        return b"".join(self.chunks)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+
+
+def _read_report(raw: bytes | None, nonce: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The plugin's report and, when it cannot be believed, why (SPEC §8: the suite is hostile input)."""
+    if raw is None:
+        return None, "the report channel was held open or flooded by the code under test"
+    if not raw.strip():
+        return None, None  # no report: pytest never finished (crashed, killed, or the interpreter was ended)
+    try:
+        data, end = json.JSONDecoder().raw_decode(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None, "the test report was not one the harness's plugin writes (garbled or forged)"
+    if raw.decode("utf-8")[end:].strip():
+        return None, "more than one test report arrived: something besides the harness's plugin wrote one"
+    if not isinstance(data, dict) or not hmac.compare_digest(str(data.get("nonce", "")), nonce):
+        return None, "the test report does not carry the harness's nonce: it was forged"
+    if not _is_report(data):
+        return None, "the test report was not one the harness's plugin writes (garbled or forged)"
+    return data, None
 
 
 def _plugin_source() -> str:
@@ -163,7 +249,7 @@ def _show(command: Sequence[str]) -> str:
     return "`" + " ".join(command) + "`"
 
 
-def _child_env(workdir: Path, plugin_dir: Path, report_path: Path, env: Mapping[str, str] | None) -> dict[str, str]:
+def _child_env(workdir: Path, plugin_dir: Path, env: Mapping[str, str] | None) -> dict[str, str]:
     child = scrubbed_env(env)
     paths = [str(plugin_dir), str(workdir)]
     if (workdir / "src").is_dir():
@@ -175,7 +261,6 @@ def _child_env(workdir: Path, plugin_dir: Path, report_path: Path, env: Mapping[
     child["PYTHONDONTWRITEBYTECODE"] = "1"
     # The output tail is what is left to read after a crash or a kill: nothing may sit in a buffer.
     child["PYTHONUNBUFFERED"] = "1"
-    child[REPORT_ENV] = str(report_path)
     return child
 
 
@@ -244,16 +329,6 @@ def _read_tail(path: Path, chars: int = TAIL_CHARS) -> str:
     except OSError:
         return ""
     return data.decode("utf-8", errors="replace")[-chars:]
-
-
-def _load_json(path: Path) -> dict[str, Any] | None:
-    """The plugin's report, or None when there is none or it is not one the plugin writes (truncated,
-    garbled, overwritten by the suite): such a run counts as one that did not report."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return None
-    return data if _is_report(data) else None
 
 
 def _is_report(data: object) -> bool:

@@ -27,10 +27,11 @@ from typing import IO, ParamSpec
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.envscrub import is_secret_name, scrubbed_env
+from harness.envscrub import scrubbed_env
 from harness.fsutil import atomic_write_text
 from harness.policy import check_command
 from harness.sandbox import Bwrap
+from harness.secrets import Masker
 
 __all__ = [
     "READ_ONLY_TOOLS",
@@ -68,8 +69,6 @@ _BRACE_EXPANSION_LIMIT = 256
 # Every process a `bash` call starts inherits this variable, so leftovers that left the process group
 # (`setsid`, a double fork) are still found and killed when the call ends.
 BASH_CALL_VARIABLE = "HARNESS_BASH_CALL"
-# Shorter values are too likely to occur in ordinary output to be worth redacting.
-_SECRET_MIN_CHARS = 8
 
 _P = ParamSpec("_P")
 
@@ -532,22 +531,14 @@ class Workspace:
         self.sandbox = sandbox
 
     def redact(self, text: str) -> str:
-        """``text`` with the values of secret-looking variables of the harness's environment masked.
+        """``text`` with the values of secret-looking variables of the harness's environment (and of ``env``)
+        masked, and their base64, hex, reversed and percent-encoded copies: see :mod:`harness.secrets`.
 
         The agent's processes never get these variables; this catches what reaches them anyway (another
-        process's ``/proc/PID/environ``, a file a script wrote). Encoded copies still pass: see docs/sandbox.md.
+        process's ``/proc/PID/environ``, a file a script wrote). The agent seam masks every request with the
+        same :class:`~harness.secrets.Masker`, so this is a first line, not the only one.
         """
-        sources = [os.environ] if self.env is None else [os.environ, self.env]
-        found = {
-            value: name
-            for source in sources
-            for name, value in source.items()
-            if is_secret_name(name) and len(value) >= _SECRET_MIN_CHARS
-        }
-        for value in sorted(found, key=len, reverse=True):
-            if value in text:
-                text = text.replace(value, f"[{found[value]} redacted]")
-        return text
+        return Masker.from_env(os.environ, self.env).mask(text)
 
     # -- paths ---------------------------------------------------------------------------------
 

@@ -420,3 +420,25 @@ def test_a_failed_write_keeps_the_old_version_and_leaves_no_temp(
     with pytest.raises(OSError, match="No space left"):
         atomic_write_bytes(path, b"new")
     assert path.read_bytes() == b"old" and temps_of(path) == []
+
+
+def test_write_inside_never_follows_a_planted_link(tmp_path: Path) -> None:
+    from harness.fsutil import write_inside
+
+    root, outside = tmp_path / "worktree", tmp_path / "outside"
+    (root / ".harness").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "001.md").write_text("the user's file\n")
+    (root / ".harness" / "contracts").symlink_to(outside)  # a directory on the way replaced by a link
+    write_inside(root, ".harness/contracts/001.md", "contract\n")
+    assert (outside / "001.md").read_text() == "the user's file\n"
+    assert not (root / ".harness" / "contracts").is_symlink()
+    assert (root / ".harness" / "contracts" / "001.md").read_text() == "contract\n"
+    # the file itself replaced by a link: the link is replaced, its target untouched
+    (root / ".harness" / "contracts" / "001.md").unlink()
+    (root / ".harness" / "contracts" / "001.md").symlink_to(outside / "001.md")
+    write_inside(root, ".harness/contracts/001.md", "again\n")
+    assert (outside / "001.md").read_text() == "the user's file\n"
+    assert (root / ".harness" / "contracts" / "001.md").read_text() == "again\n"
+    with pytest.raises(ValueError):
+        write_inside(root, "../escape.md", "x")

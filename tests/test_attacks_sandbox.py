@@ -105,6 +105,18 @@ def world(project: Path, api: FakeMessagesAPI, tmp_path: Path, monkeypatch: pyte
     return built
 
 
+@pytest.fixture(autouse=True)
+def policy_layer(request: pytest.FixtureRequest) -> None:
+    """This module attacks the layers under the sandbox (file tools, the command policy, redaction, process
+    handling), so its runs opt out of it; the default sandbox has tests/test_attacks_containment.py."""
+    if "world" not in request.fixturenames:
+        return
+    world: World = request.getfixturevalue("world")
+    config = world.project / "harness.toml"
+    config.write_text('sandbox = "none"\n' + config.read_text())
+    world.before = world.snapshot()
+
+
 def attacked_then_honest(*attack: Reply, verdict: tuple[Reply, ...] = ()) -> list[Reply]:
     """The generator attacks during green, then implements honestly; the evaluator passes the work."""
     return [*s.contract_agreed(), *s.red_accepted(), *attack, *s.green_done(), *verdict, s.submit_verdict()]
@@ -427,7 +439,7 @@ def test_the_bwrap_sandbox_confines_what_the_policy_cannot_see(
     harness: Any, world: World, api: FakeMessagesAPI
 ) -> None:
     config = world.project / "harness.toml"
-    config.write_text('sandbox = "bwrap"\n' + config.read_text())
+    config.write_text(config.read_text().replace('sandbox = "none"', 'sandbox = "bwrap"'))
     world.before = world.snapshot()
     marker = f"/tmp/harness-outside-marker-{os.getpid()}"
     with socket.socket() as server:
@@ -454,8 +466,9 @@ def test_the_bwrap_sandbox_confines_what_the_policy_cannot_see(
     finished_honestly(result, doc, api)
     results = tool_results(api)
     attack = next(r for r in results if "no network:" in r or "connected" in r)
-    assert f"failed {world.project}/harness.toml Read-only file system" in attack
-    assert f"failed {world.outside}/secret.txt" in attack and f"failed {world.home}/.bashrc" in attack
+    # The user's checkout is not mounted: its path under the private /tmp is the sandbox's own empty copy.
+    assert (world.project / "harness.toml").read_text().startswith('sandbox = "bwrap"')
+    assert f"failed {world.outside}/secret.txt" in attack  # the home is an empty private one: checked below
     assert f"wrote {marker}" in attack and not os.path.exists(marker)  # the sandbox's private /tmp
     assert "no network:" in attack and "connected" not in attack.replace("no network", "")
     assert any("nothing to commit, working tree clean" in r or "Untracked" in r for r in results)
@@ -467,7 +480,7 @@ def test_forcing_bwrap_without_it_fails_before_anything_is_written(
     harness: Any, world: World, api: FakeMessagesAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = world.project / "harness.toml"
-    config.write_text('sandbox = "bwrap"\n' + config.read_text())
+    config.write_text(config.read_text().replace('sandbox = "none"', 'sandbox = "bwrap"'))
     monkeypatch.setattr("harness.sandbox.find_bwrap", lambda: None)
     api.add(*s.happy_path())
     result, _ = run(harness, world.project)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -389,7 +390,7 @@ import os
 
 import pytest
 
-SEEN_AT_IMPORT = os.environ.get("HARNESS_PYTEST_REPORT")
+SEEN_AT_IMPORT = os.environ.get("HARNESS_PYTEST_REPORT_FD")
 
 
 @pytest.fixture
@@ -410,17 +411,17 @@ def test_conftest_did_not_see_it(seen_at_import):
 
 
 def test_the_test_does_not_see_it():
-    assert os.environ.get("HARNESS_PYTEST_REPORT") is None
+    assert os.environ.get("HARNESS_PYTEST_REPORT_FD") is None
 
 
 def test_a_child_process_does_not_see_it():
-    code = "import os; print(os.environ.get('HARNESS_PYTEST_REPORT'))"
+    code = "import os; print(os.environ.get('HARNESS_PYTEST_REPORT_FD'))"
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert child.stdout.strip() == "None"
 
 
 def test_forges_a_green_report_if_it_can():
-    path = os.environ.get("HARNESS_PYTEST_REPORT")
+    path = os.environ.get("HARNESS_PYTEST_REPORT_FD")
     if path:  # what a cheating test would do with the variable
         test = {"outcome": "passed", "phase": "call", "exc_type": None, "message": "", "duration": 0.0}
         tests = [dict(test, nodeid=f"tests/test_spy.py::{name}") for name in ("test_really_fails",)]
@@ -448,3 +449,55 @@ def test_the_suite_cannot_see_where_the_report_goes(tmp_path: Path) -> None:
         "tests/test_spy.py::test_forges_a_green_report_if_it_can",
     }
     assert report.failed() == {"tests/test_spy.py::test_really_fails"}
+
+
+# A test that finds the report pipe among its open descriptors and writes a green report into it, then ends the
+# interpreter before the plugin can write the real one. It cannot know the nonce, so the harness must not believe it.
+FORGE_THROUGH_THE_PIPE = """
+import json
+import os
+
+FORGED = {"version": 1, "pytest_version": "0", "rootdir": ".", "exit_status": 0, "collected": 1,
+          "tests": [{"nodeid": "tests/test_forge.py::test_really_fails", "outcome": "passed", "phase": "call",
+                     "exc_type": None, "message": "", "duration": 0.0}],
+          "collection_errors": [], "nonce": "guessed"}
+
+
+def test_really_fails():
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            os.write(int(name), json.dumps(FORGED).encode())
+        except OSError:
+            pass
+    {ending}
+    assert 1 + 1 == 3
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="lists descriptors through /proc (Linux)")
+@pytest.mark.parametrize(
+    ("ending", "why"),
+    [
+        ("os._exit(0)", "nonce"),  # only the forged report arrives
+        ("pass", "more than one test report"),  # the forged one, then the plugin's own
+    ],
+)
+def test_a_report_forged_through_the_pipe_is_never_believed(tmp_path: Path, ending: str, why: str) -> None:
+    write_project(tmp_path, {"tests/test_forge.py": FORGE_THROUGH_THE_PIPE.replace("{ending}", ending)})
+
+    report = run_tests(tmp_path, PYTEST)
+
+    assert not report.ran
+    assert report.passed() == frozenset()
+    assert report.tampered is not None and why in report.tampered
+
+
+def test_a_report_without_the_nonce_is_tampered_and_a_missing_one_is_not() -> None:
+    from harness.testrunner import _read_report
+
+    good = {"collected": 0, "tests": [], "collection_errors": [], "nonce": "n1"}
+    assert _read_report(json.dumps(good).encode(), "n1") == (good, None)
+    assert _read_report(json.dumps({**good, "nonce": "n2"}).encode(), "n1")[1] is not None
+    assert _read_report(json.dumps(good).encode() * 2, "n1")[1] is not None
+    assert _read_report(b"", "n1") == (None, None)
+    assert _read_report(None, "n1")[1] is not None

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from harness.errors import UsageError
 from harness.policy import check_command
-from harness.sandbox import Bwrap, bwrap_problem, find_bwrap, sandbox_for
+from harness.sandbox import Bwrap, bwrap_problem, find_bwrap, sandbox_for, unsandboxed_warning
 from harness.workspace import (
     READ_ONLY_TOOLS,
     WORKSPACE_TOOLS,
@@ -992,9 +992,14 @@ def sandboxed(checkout: Path) -> Workspace:
     return Workspace(checkout / ".harness" / "worktrees" / "001-x", sandbox=sandbox, bash_timeout=10)
 
 
-def test_bwrap_command_line(tmp_path: Path, checkout: Path) -> None:
+def test_bwrap_command_line(tmp_path: Path, checkout: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "realhome"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".pyenv" / "shims").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
     root = checkout / ".harness" / "worktrees" / "001-x"
-    argv = Bwrap("/usr/bin/bwrap").wrap(["/bin/bash", "-c", "ls"], root=root, env={"PATH": "/usr/bin", "HOME": "/h"})
+    env = {"PATH": f"/usr/bin:{home}/.pyenv/shims", "HOME": "/h"}
+    argv = Bwrap("/usr/bin/bwrap").wrap(["/bin/bash", "-c", "ls"], root=root, env=env)
     line = " ".join(argv)
     assert argv[0] == "/usr/bin/bwrap" and argv[-4:] == ["--", "/bin/bash", "-c", "ls"]
     for part in ("--ro-bind / /", "--dev /dev", "--proc /proc", "--tmpfs /tmp", f"--bind {root} {root}"):
@@ -1002,36 +1007,49 @@ def test_bwrap_command_line(tmp_path: Path, checkout: Path) -> None:
     for flag in ("--unshare-net", "--unshare-pid", "--die-with-parent", "--new-session"):
         assert flag in argv
     assert "--cap-drop ALL" in line
-    assert "--clearenv --setenv PATH /usr/bin --setenv HOME /h --setenv TMPDIR /tmp" in line
+    assert "--clearenv --setenv PATH " in line and "--setenv TMPDIR /tmp" in line
     assert f"--chdir {root}" in line
-    # The user's checkout under the private /tmp stays visible read-only; the worktree's own git dir is writable.
+    # The repository's git directory under the private /tmp is visible read-only, the worktree's own (HEAD,
+    # index) writable; the rest of the user's checkout is not mounted at all.
     private = (checkout / ".git" / "worktrees" / "001-x").resolve()
-    assert f"--ro-bind {checkout.resolve()} {checkout.resolve()}" in line
+    common = (checkout / ".git").resolve()
+    assert f"--ro-bind {common} {common}" in line
     assert f"--bind {private} {private}" in line
-    assert line.index(f"--ro-bind {checkout.resolve()}") < line.index(f"--bind {root}")
+    assert f"--ro-bind {checkout.resolve()} {checkout.resolve()}" not in line
+    # The home is an empty directory in the sandbox (it lives under /tmp here), but a version manager's root
+    # on PATH is bound back read-only; nothing else of it, no .ssh.
+    resolved_home = home.resolve()
+    assert f"--dir {resolved_home}" in line and f"--setenv HOME {resolved_home}" in line
+    assert f"--ro-bind {resolved_home}/.pyenv {resolved_home}/.pyenv" in line
+    assert ".ssh" not in line
 
 
 def test_sandbox_for_modes(monkeypatch: pytest.MonkeyPatch) -> None:
     assert sandbox_for("none", unattended=True) is None
-    assert sandbox_for("auto", unattended=False) is None
     with pytest.raises(UsageError, match="unknown sandbox mode"):
         sandbox_for("docker", unattended=False)
     monkeypatch.setattr("harness.sandbox.find_bwrap", lambda: None)
-    assert sandbox_for("auto", unattended=True) is None
+    assert sandbox_for("auto", unattended=False) is None  # attended: goes on, with the warning
+    with pytest.raises(UsageError, match="unattended run needs the sandbox") as info:
+        sandbox_for("auto", unattended=True)
+    assert 'sandbox = "none"' in str(info.value)
     with pytest.raises(UsageError, match="not installed") as info:
         sandbox_for("bwrap", unattended=False)
     assert "apt-get install bubblewrap" in str(info.value) and 'sandbox = "none"' in str(info.value)
     monkeypatch.setattr("harness.sandbox.find_bwrap", lambda: "/usr/bin/bwrap")
     monkeypatch.setattr("harness.sandbox.bwrap_problem", lambda _exe: "setting up uid map: Permission denied")
-    assert sandbox_for("auto", unattended=True) is None
+    assert sandbox_for("auto", unattended=False) is None
     with pytest.raises(UsageError, match="cannot create a sandbox here: setting up uid map") as info:
         sandbox_for("bwrap", unattended=False)
     assert "user namespaces" in str(info.value)
+    assert "cannot create a sandbox" in unsandboxed_warning("auto")
+    assert 'sandbox = "none"' in unsandboxed_warning("none")
 
 
 @needs_bwrap
-def test_sandbox_for_auto_turns_bwrap_on_for_unattended_runs() -> None:
+def test_sandbox_for_auto_turns_bwrap_on_wherever_it_works() -> None:
     assert isinstance(sandbox_for("auto", unattended=True), Bwrap)
+    assert isinstance(sandbox_for("auto", unattended=False), Bwrap)
     assert isinstance(sandbox_for("bwrap", unattended=False), Bwrap)
 
 
@@ -1053,7 +1071,8 @@ def test_sandbox_writes_outside_the_worktree_fail(sandboxed: Workspace, checkout
     result = sandboxed.bash(
         f"python3 attack.py {checkout / 'app.py'} {outside / 'secret.txt'} {marker} inside.txt; ls /tmp"
     )
-    assert f"failed {checkout / 'app.py'} Read-only file system" in result
+    # The user's checkout is not mounted (only its git directory, read-only): under the private /tmp a write
+    # to its path lands on the sandbox's own empty copy, never on the file (checked below).
     assert f"failed {outside / 'secret.txt'} " in result  # hidden under the private /tmp
     assert f"wrote {marker}" in result and "wrote inside.txt" in result
     assert (sandboxed.root / "inside.txt").read_text() == "pwned"
@@ -1061,7 +1080,8 @@ def test_sandbox_writes_outside_the_worktree_fail(sandboxed: Workspace, checkout
     assert tree_digest(outside) == before_outside
     assert (checkout / "app.py").read_bytes() == before_checkout
     home = Path.home()
-    assert "Read-only file system" in sandboxed.bash(f"python3 attack.py {home / 'harness-sandbox-probe'}")
+    # The home is an empty private one: a write there succeeds and is gone when the command ends.
+    assert "wrote" in sandboxed.bash(f"python3 attack.py {home / 'harness-sandbox-probe'}")
     assert not (home / "harness-sandbox-probe").exists()
 
 

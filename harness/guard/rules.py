@@ -25,7 +25,7 @@ from harness.digest import contract_digest
 from harness.errors import UsageError
 from harness.frontmatter import parse as parse_front_matter
 from harness.guard.model import FileChange, GuardContext, GuardFinding, Severity
-from harness.testrunner import PLUGIN_MODULE, REPORT_ENV
+from harness.testrunner import NONCE_FD_ENV, PLUGIN_MODULE, REPORT_FD_ENV
 
 
 @dataclass(frozen=True)
@@ -1292,7 +1292,9 @@ def _test_detections(stmts: Iterable[ast.stmt]) -> list[tuple[int, str, str, Sev
 # The names the harness's report machinery goes by: the variable holding the report path, the plugin module
 # that writes the report, and the name its recorder is registered under in pytest's plugin manager.
 _REPORT_NAMES: dict[str, str] = {
-    REPORT_ENV: "report variable",
+    REPORT_FD_ENV: "report variable",
+    NONCE_FD_ENV: "report nonce variable",
+    "HARNESS_PYTEST_REPORT": "report variable",
     PLUGIN_MODULE: "report plugin",
     "harness-report-recorder": "report recorder",
 }
