@@ -90,7 +90,7 @@ def test_reaching_for_the_plugin_in_a_new_test(code: str, seen: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", [testrunner.REPORT_ENV, testrunner.PLUGIN_MODULE, plugin.RECORDER_NAME, plugin.REPORT_ENV]
+    "name", [testrunner.REPORT_FD_ENV, testrunner.NONCE_FD_ENV, testrunner.PLUGIN_MODULE, plugin.RECORDER_NAME]
 )
 def test_every_name_the_runner_and_plugin_use_is_watched(name: str) -> None:
     # The names come from where they are defined: renaming one there must not blind the rule.
