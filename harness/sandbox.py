@@ -42,31 +42,19 @@ def _under(path: Path, parent: Path) -> bool:
     return path == parent or path.is_relative_to(parent)
 
 
-def _git_dirs(root: Path) -> tuple[Path | None, Path | None, Path | None]:
-    """``(checkout, common, private)`` git directories for ``root``, read from files (no git run).
+def _git_dirs(root: Path) -> tuple[Path | None, Path | None]:
+    """``(common, private)``: the repository's shared ``.git`` and the worktree's own directory (HEAD, index).
 
-    For a linked worktree, ``private`` is its own ``.git/worktrees/<name>`` (index, HEAD) and ``common``
-    the shared ``.git``; ``checkout`` is the main working tree that holds ``common``.
-    """
-    for directory in (root, *root.parents):
-        dotgit = directory / ".git"
-        if dotgit.is_dir():
-            return directory, dotgit, dotgit
-        if dotgit.is_file():
-            try:
-                line = dotgit.read_text(encoding="utf-8").strip()
-            except OSError:
-                return None, None, None
-            if not line.startswith("gitdir:"):
-                return None, None, None
-            private = Path(os.path.realpath(directory / line.split(":", 1)[1].strip()))
-            common = private
-            commondir = private / "commondir"
-            if commondir.is_file():
-                common = Path(os.path.realpath(private / commondir.read_text(encoding="utf-8").strip()))
-            checkout = common.parent if common.name == ".git" else None
-            return checkout, common, private
-    return None, None, None
+    From the harness's record of the worktree (:func:`harness.gitops.pins`), never from the worktree's ``.git``
+    file: the agent can rewrite that, and what it names is bound into the sandbox. None for a directory that is
+    no worktree the harness knows (a test run's export, a scratch directory)."""
+    from harness import gitops
+
+    try:
+        pins = gitops.pins(root)
+    except UsageError:
+        return None, None
+    return pins.common_dir, pins.git_dir
 
 
 def home_dirs(env: Mapping[str, str] | None = None) -> list[Path]:
@@ -143,7 +131,7 @@ class Bwrap:
             elif not _under(tmp, home):
                 args += ["--tmpfs", str(home)]
                 hidden.append(home)
-        _checkout, common, private = _git_dirs(root)
+        common, private = _git_dirs(root)
         # Hidden places (the private /tmp and home) keep what the command needs, bound back read-only.
         wanted: list[Path] = [*toolchain_paths(env), *visible]
         if common is not None:

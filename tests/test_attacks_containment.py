@@ -325,3 +325,27 @@ def test_an_oversized_change_is_refused_before_it_reaches_the_object_store(
     probe.unlink()
     with pytest.raises(git.GitCommandError):
         repo.git.cat_file("-e", digest_id)
+
+
+@needs_bwrap
+def test_a_forged_git_pointer_never_shows_the_sandbox_a_hidden_path(
+    harness: Any, guarded: World, api: FakeMessagesAPI
+) -> None:
+    """The sandbox binds the repository's git directory back into the hidden home or /tmp. Taken from the
+    worktree's `.git` file, a forged pointer (`gitdir: fake`, `fake/commondir` naming `~/.ssh`) made the next
+    command's sandbox show `~/.ssh`. The directories come from the harness's own record instead."""
+    forge = guarded.fill(
+        "import os; os.makedirs('fake', exist_ok=True); "
+        "open('fake/commondir', 'w').write('{home}/.ssh'); open('.git', 'w').write('gitdir: fake\\n')"
+    )
+    api.add(
+        *s.contract_agreed(),
+        s.act("tests_ready", "write", path=s.TEST_FILE, content=s.RED_TESTS),
+        s.act("tests_ready", "bash", command=f'python3 -c "{forge}"'),
+        s.act("tests_ready", "bash", command=guarded.fill("cat {home}/.ssh/id_ed25519; ls {home}/.ssh")),
+        s.tests_ready(),
+    )
+    result, doc = run(harness, guarded.project)
+    blocked_for_tampering(result, doc, ".git pointer")
+    assert not any(HOME_SECRET in r for r in tool_results(api))
+    outside_untouched(guarded, api)
