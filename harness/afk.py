@@ -472,12 +472,12 @@ def _run_phase(run: IssueRun, spec: dict[str, Any], phase: str, cp: dict[str, An
     contract = run.restore(_baseline(cp), frozen)
     if phase == "contract":
         run.negotiate_contract()
-        return {**done, "sha": gitops.head(run.worktree.path), "cost": run.ledger.cost}
+        return {**done, "sha": run.expected_head, "cost": run.ledger.cost}
     assert contract is not None, f"no agreed contract in the worktree before phase {phase}"
     if phase == "red":
         report = run.red_and_review(contract)
         return {
-            "sha": gitops.head(run.worktree.path),
+            "sha": run.expected_head,
             "frozen": dict(run.frozen),
             "min_collected": max(run.baseline.collected, report.collected),
             "cost": run.ledger.cost,
@@ -492,7 +492,7 @@ def _run_phase(run: IssueRun, spec: dict[str, Any], phase: str, cp: dict[str, An
             run.green(contract, min_collected=min_collected, rework=("land-fix", _land_findings(run, spec, cp)))
         else:
             run.green(contract, min_collected=min_collected)
-        return {"sha": gitops.head(run.worktree.path), "cost": run.ledger.cost, "note": run.generator_note}
+        return {"sha": run.expected_head, "cost": run.ledger.cost, "note": run.generator_note}
     # verdict, verdict-N, land-verdict
     run.generator_note = _last_note(cp)
     verdict = run.evaluate(contract)
@@ -501,7 +501,7 @@ def _run_phase(run: IssueRun, spec: dict[str, Any], phase: str, cp: dict[str, An
         "met": verdict.met,
         "total": verdict.total,
         "full": verdict.model_dump(mode="json"),
-        "sha": gitops.head(run.worktree.path),
+        "sha": run.expected_head,
         "cost": run.ledger.cost,
     }
 
@@ -518,6 +518,8 @@ def _land_findings(run: IssueRun, spec: dict[str, Any], cp: dict[str, Any]) -> s
     landing = cp["land"]
     sync_integration(runtime(), spec)
     conflicts = merge_for_fix(run.worktree.path, spec["integration"])
+    if not conflicts:  # the harness's own merge commit, made just now: the tip it expects from here on
+        run.expected_head = gitops.head(run.worktree.path)
     lines = [
         "Your work passed its evaluation, but it could not land on the integration branch, where other issues "
         f"of this batch have landed meanwhile ({landing['outcome']}):",

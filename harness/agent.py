@@ -19,7 +19,7 @@ runs our workspace tools on the reply. Deliberate choices:
   input is the agent's answer, not a tool to execute), remind an agent that ends its turn without
   calling it (bounded), check the budget and the turn cap before every call, and start a fresh
   context with a harness-written summary when the context passes ``[limits] context_ceiling``.
-- Every request is masked for secrets in one place, right before it is sent (:mod:`harness.secrets`):
+- Every request is masked for secrets in one place, right before it is sent (:mod:`harness.masking`):
   the system prompt and the whole history (handoffs, tool results, gate feedback with its test output,
   guard reports, the model's own earlier turns). The masking is deterministic, so an unchanged history
   masks identically and the prompt cache still hits.
@@ -41,9 +41,9 @@ from pydantic import BaseModel, ValidationError
 
 from harness.config import Limits
 from harness.errors import IncompleteError
+from harness.masking import Masker
 from harness.model import explain_validation, input_schema
 from harness.roles import ROLE_TOOLS
-from harness.secrets import Masker
 from harness.trace import CallRecord, Ledger, Trace, key_input, usage_cost
 from harness.workspace import WORKSPACE_TOOLS, ToolRefusal, Workspace
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -80,33 +81,49 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def write_inside(root: Path, relpath: str, text: str) -> None:
-    """Atomically write ``text`` to ``root/relpath`` without following any link below ``root``.
-
-    For the harness's own files inside a worktree (``.harness/contracts/<id>.md``): an agent may have
-    replaced a directory on the way, or the file itself, with a symlink to somewhere outside. Each
-    directory is opened with ``O_NOFOLLOW`` relative to the one before; a link or a file where a
-    directory belongs is removed (the link itself, never what it points to) and a real directory made;
-    the file is replaced by a rename within its directory, which never follows a link either.
-    """
-    parts = [part for part in relpath.split("/") if part]
-    if not parts or any(part in (".", "..") for part in parts):
-        raise ValueError(f"not a plain relative path: {relpath!r}")
+def _open_parent(root: Path, parts: list[str], *, make: bool) -> int:
+    """A descriptor of the directory holding ``root/<parts>`` reached without following any link; with ``make``,
+    missing directories are made and a link or file where a directory belongs is replaced (the link itself,
+    never what it points to). OSError when it cannot be reached that way."""
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
     fd = os.open(root, flags)
     try:
         for part in parts[:-1]:
             try:
                 child = os.open(part, flags, dir_fd=fd)
-            except FileNotFoundError:
-                os.mkdir(part, 0o777, dir_fd=fd)
-                child = os.open(part, flags, dir_fd=fd)
-            except OSError:  # a symlink (ELOOP) or a file (ENOTDIR) where the harness's directory belongs
-                os.unlink(part, dir_fd=fd)
+            except OSError as exc:  # missing, a symlink (ELOOP) or a file (ENOTDIR)
+                if not make:
+                    raise
+                if not isinstance(exc, FileNotFoundError):
+                    os.unlink(part, dir_fd=fd)
                 os.mkdir(part, 0o777, dir_fd=fd)
                 child = os.open(part, flags, dir_fd=fd)
             os.close(fd)
             fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _plain_parts(relpath: str) -> list[str]:
+    parts = [part for part in relpath.split("/") if part]
+    if not parts or any(part in (".", "..") for part in parts):
+        raise ValueError(f"not a plain relative path: {relpath!r}")
+    return parts
+
+
+def write_inside(root: Path, relpath: str, text: str) -> None:
+    """Atomically write ``text`` to ``root/relpath`` without following any link below ``root``.
+
+    For the harness's own files inside a worktree (``.harness/contracts/<id>.md``): an agent may have
+    replaced a directory on the way, or the file itself, with a symlink to somewhere outside. Each
+    directory is opened with ``O_NOFOLLOW`` relative to the one before (:func:`_open_parent`); the file
+    is replaced by a rename within its directory, which never follows a link either.
+    """
+    parts = _plain_parts(relpath)
+    fd = _open_parent(root, parts, make=True)
+    try:
         name = parts[-1]
         tmp = f".{name}.{os.getpid()}.{os.urandom(6).hex()}{_TEMP_SUFFIX}"
         out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=fd)
@@ -127,20 +144,16 @@ def write_inside(root: Path, relpath: str, text: str) -> None:
 def read_inside(root: Path, relpath: str) -> bytes | None:
     """The bytes of ``root/relpath`` if every component is a real directory and the file a regular one (no link
     followed); None otherwise."""
-    parts = [part for part in relpath.split("/") if part]
-    flags = os.O_RDONLY | os.O_NOFOLLOW
     try:
-        fd = os.open(root, flags | os.O_DIRECTORY)
-    except OSError:
+        parts = _plain_parts(relpath)
+        fd = _open_parent(root, parts, make=False)
+    except (OSError, ValueError):
         return None
     try:
-        for part in parts[:-1]:
-            child = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
-            os.close(fd)
-            fd = child
-        leaf = os.open(parts[-1], flags, dir_fd=fd)
+        # O_NONBLOCK: a FIFO planted where the file belongs must not hang the harness.
+        leaf = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
         with os.fdopen(leaf, "rb") as handle:
-            return handle.read()
+            return handle.read() if stat.S_ISREG(os.fstat(leaf).st_mode) else None
     except OSError:
         return None
     finally:

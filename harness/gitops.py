@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -189,6 +189,8 @@ def commit_all(worktree: Path, message: str) -> str:
 
 
 def head(worktree: Path) -> str:
+    """The commit checked out in the worktree (the lander's is detached at times; for an issue worktree the
+    harness checks HEAD against its branch before it acts: :func:`tampering`)."""
     return run_git(worktree, "rev-parse", "--verify", "HEAD^{commit}")
 
 
@@ -490,10 +492,6 @@ def has_commit(repo_path: Path, sha: str) -> bool:
 # --------------------------------------------------------------------------- pinned git for worktrees
 
 
-class Tampered(IncompleteError):
-    """Something an agent can touch no longer says what the harness made it say; the issue is blocked."""
-
-
 @dataclass(frozen=True)
 class Pins:
     """A worktree's git directories as the harness recorded them: never read back from the worktree."""
@@ -503,17 +501,17 @@ class Pins:
     common_dir: Path  # the repository's ``.git``, shared with the user's checkout
     branch: str | None  # None: a detached checkout (the lander's, a throwaway)
 
+    @property
+    def tip(self) -> str:
+        """The ref the worktree is on by the harness's record: its branch, not the agent-writable HEAD file."""
+        return f"refs/heads/{self.branch}" if self.branch else "HEAD"
+
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-        env.update(
-            GIT_DIR=str(self.git_dir),
-            GIT_COMMON_DIR=str(self.common_dir),
-            GIT_WORK_TREE=str(self.work_tree),
-            GIT_TERMINAL_PROMPT="0",
-            GIT_CONFIG_NOSYSTEM=os.environ.get("GIT_CONFIG_NOSYSTEM", ""),
-        )
-        if not env["GIT_CONFIG_NOSYSTEM"]:
-            del env["GIT_CONFIG_NOSYSTEM"]
+        """This process's environment with git pointed here, and no other GIT_* variable steering it."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k == "GIT_CONFIG_NOSYSTEM"}
+        env.update(GIT_DIR=str(self.git_dir), GIT_WORK_TREE=str(self.work_tree), GIT_TERMINAL_PROMPT="0")
+        if self.git_dir != self.common_dir:
+            env["GIT_COMMON_DIR"] = str(self.common_dir)
         env.update(extra)
         return env
 
@@ -573,22 +571,25 @@ def _branch_from_listing(repo: git.Repo, path: Path) -> str | None:
     return listed.branch if listed else None
 
 
+def _git(
+    target: Pins, args: Sequence[str], *, input: bytes | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["git", *SAFE_OPTIONS, *args],
+        cwd=target.work_tree,
+        env=target.env(**(env or {})),
+        input=input,
+        capture_output=True,
+        check=False,
+    )
+
+
 def run_git(
     where: Pins | Path, *args: str, input: bytes | None = None, env: Mapping[str, str] | None = None
 ) -> str:
     """``git ARGS`` on a pinned worktree (or a main checkout), hooks and fsmonitor off; GitFailed on failure."""
     target = where if isinstance(where, Pins) else pins(where)
-    full_env = target.env(**(env or {}))
-    if target.git_dir == target.common_dir:
-        del full_env["GIT_COMMON_DIR"]
-    done = subprocess.run(
-        ["git", *SAFE_OPTIONS, *args],
-        cwd=target.work_tree,
-        env=full_env,
-        input=input,
-        capture_output=True,
-        check=False,
-    )
+    done = _git(target, args, input=input, env=env)
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip() or done.stdout.decode("utf-8", "replace").strip()
         raise GitFailed(
@@ -680,13 +681,7 @@ class AddLimits:
 
 def _added(p: Pins, index_env: dict[str, str]) -> tuple[int, int, list[tuple[int, str]]]:
     """Files that are new or changed against the harness index, by size: (count of new files, bytes, largest)."""
-    out = subprocess.run(
-        ["git", *SAFE_OPTIONS, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"],
-        cwd=p.work_tree,
-        env=p.env(**index_env),
-        capture_output=True,
-        check=False,
-    ).stdout
+    out = _git(p, ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"], env=index_env).stdout
     new_files, total, sizes = 0, 0, []
     for entry in out.split(b"\0"):
         if len(entry) < 4:
@@ -720,7 +715,7 @@ def snapshot(
     p = pins(worktree)
     with tempfile.TemporaryDirectory(prefix="harness-index-") as scratch:
         index_env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
-        run_git(p, "read-tree", "HEAD", env=index_env)
+        run_git(p, "read-tree", p.tip, env=index_env)
         if from_worktree:
             if limits is not None:
                 new_files, total, largest = _added(p, index_env)
@@ -738,34 +733,31 @@ def snapshot(
             # --replace: whatever an agent put where the harness's file belongs (a link, a file for a directory) goes
             run_git(p, "update-index", "--add", "--replace", "--cacheinfo", f"100644,{blob},{rel}", env=index_env)
         tree = run_git(p, "write-tree", env=index_env)
-    return run_git(p, *_identity(p), "commit-tree", tree, "-p", "HEAD", "-m", "harness: candidate")
+    return run_git(p, *_identity(p), "commit-tree", tree, "-p", p.tip, "-m", "harness: candidate")
 
 
 def _identity(p: Pins) -> list[str]:
-    flags = []
-    for key, fallback in (("user.name", "harness"), ("user.email", "harness@localhost")):
-        try:
-            run_git(p, "config", "--get", key)
-        except GitFailed:
-            flags += ["-c", f"{key}={fallback}"]
-    return flags
+    """The harness's name and email for what the user's config does not set (one git call)."""
+    found = _git(p, ["config", "--get-regexp", r"^user\.(name|email)$"]).stdout.decode("utf-8", "replace")
+    keys = {line.split(" ", 1)[0] for line in found.splitlines()}
+    defaults = (("user.name", "harness"), ("user.email", "harness@localhost"))
+    return [arg for key, value in defaults if key not in keys for arg in ("-c", f"{key}={value}")]
 
 
 def commit_candidate(worktree: Path, candidate: str, message: str) -> str:
     """Commit exactly the tree of ``candidate`` (the verified one) on the worktree's branch; the worktree's
     index follows, its files are left as they are. Returns the new commit."""
     p = pins(worktree)
-    parent = run_git(p, "rev-parse", "--verify", "HEAD^{commit}")
+    parent = run_git(p, "rev-parse", "--verify", f"{p.tip}^{{commit}}")
     tree = run_git(p, "rev-parse", "--verify", f"{candidate}^{{tree}}")
     # A merge the harness left in progress (the integration branch brought in for a fix) is concluded here.
     merging = [line.strip() for line in (_read(p.git_dir / "MERGE_HEAD") or "").splitlines() if line.strip()]
     parents = [arg for sha in [parent, *merging] for arg in ("-p", sha)]
     sha = run_git(p, *_identity(p), "commit-tree", tree, *parents, "-m", message)
-    ref = f"refs/heads/{p.branch}" if p.branch else "HEAD"
-    run_git(p, "update-ref", "-m", f"harness: {message.splitlines()[0][:60]}", ref, sha, parent)
+    run_git(p, "update-ref", "-m", f"harness: {message.splitlines()[0][:60]}", p.tip, sha, parent)
     for name in ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "AUTO_MERGE"):
         (p.git_dir / name).unlink(missing_ok=True)
-    run_git(p, "read-tree", "HEAD")
+    run_git(p, "read-tree", sha)
     return sha
 
 
@@ -788,13 +780,5 @@ def exported(worktree: Path, rev: str) -> Iterator[Path]:
 
 def read_file_at(worktree: Path, rev: str, relpath: str) -> bytes | None:
     """A file's bytes as committed in ``rev`` (the harness's record, not the worktree's copy)."""
-    try:
-        return subprocess.run(
-            ["git", *SAFE_OPTIONS, "cat-file", "blob", f"{rev}:{relpath}"],
-            cwd=pins(worktree).work_tree,
-            env=pins(worktree).env(),
-            capture_output=True,
-            check=True,
-        ).stdout
-    except subprocess.CalledProcessError:
-        return None
+    done = _git(pins(worktree), ["cat-file", "blob", f"{rev}:{relpath}"])
+    return done.stdout if done.returncode == 0 else None

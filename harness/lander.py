@@ -115,7 +115,7 @@ def merge_for_fix(worktree: Path, integration_branch: str) -> list[str]:
             f"{worktree} is on a detached HEAD, not on an issue branch",
             hint=f"check out the issue's branch there (`git -C {worktree} switch harness/<id>-<slug>`)",
         )
-    target = gitops.resolve(worktree, f"refs/heads/{integration_branch}")
+    target = gitops.run_git(worktree, "rev-parse", "--verify", "--end-of-options", f"refs/heads/{integration_branch}")
     gitops.abort_merge(worktree)
     return gitops.merge(worktree, target, f"merge: integration branch {integration_branch} into {branch}")
 

@@ -238,7 +238,6 @@ class _Run:
         )
         self.contract_rel = f"{self.config.harness_dir.strip('/')}/contracts/{self.issue.id}.md"
         self.contract_path = worktree.path / self.contract_rel
-        self._negotiated: Contract = Contract(issue=self.issue.id)
         self.frozen: dict[str, str] = {}
         self.phase = "setup"
         self.baseline = tdd_gate.Baseline(passed=frozenset(), collected=0, failing=frozenset())
@@ -369,6 +368,7 @@ class _Run:
             if contract.status == "agreed":
                 self.contract = contract
                 self.commit_contract(
+                    contract,
                     f"contract: {self.issue.id} agreed",
                     [
                         f"{len(contract.criteria)} criteria after {contract.round} round(s); sha256 {contract.sha256}",
@@ -386,7 +386,7 @@ class _Run:
     def escalate(self, contract: Contract) -> None:
         """No agreement and no one to settle it: the issue needs a human (HITL)."""
         self.commit_contract(
-            f"contract: {self.issue.id} escalated", ["no agreement; a person must settle the objections"]
+            contract, f"contract: {self.issue.id} escalated", ["no agreement; a person must settle the objections"]
         )
         set_issue_fields(self.p.issue_path, kind="HITL", status="blocked")
         self.trace.event("issue_marked_hitl", issue=self.issue.id, path=str(self.p.issue_path))
@@ -458,11 +458,13 @@ class _Run:
     def verify_red_until_ok(
         self, generator: Agent, call: RoleCall, contract: Contract, attempts: list[str]
     ) -> tuple[TestReport, str]:
+        last = ""
         for _ in range(self.limits.red_attempts):
             tests: TestsReady = call.input
             candidate = self.candidate()
             if isinstance(candidate, Rejection):
-                call = generator.respond(f"REJECTED: {candidate}\n\nThen call `tests_ready` again.")
+                last = f"REJECTED: {candidate}"
+                call = generator.respond(last + "\n\nThen call `tests_ready` again.")
                 continue
             report = self.tests("red", candidate)
             sources = {f: self.read_text(candidate, f) for f in {tdd_gate.file_of(t) for t in tests.tests}}
@@ -489,8 +491,9 @@ class _Run:
                     "blocked",
                     f"stuck: the same red failure {self.limits.stuck_after} times in a row:\n" + result.explain(),
                 )
-            call = generator.respond(result.explain() + "\n\nFix this, then call `tests_ready` again.")
-        raise Stop("blocked", f"no valid red tests after {self.limits.red_attempts} attempts")
+            last = result.explain()
+            call = generator.respond(last + "\n\nFix this, then call `tests_ready` again.")
+        raise Stop("blocked", f"no valid red tests after {self.limits.red_attempts} attempts:\n" + last)
 
     def green(
         self,
@@ -516,11 +519,13 @@ class _Run:
             handoff = self.green_handoff(contract) if fix is None else self.fix_handoff(contract, *fix)
         call = generator.start(handoff + "\n\nImplement it, then call `implementation_ready`.")
         fingerprints: list[str] = []
+        last = ""
         for _ in range(self.limits.green_attempts):
             self.generator_note = call.input.note
             candidate = self.candidate()
             if isinstance(candidate, Rejection):
-                call = generator.respond(f"REJECTED: {candidate}\n\nThen call `implementation_ready` again.")
+                last = f"REJECTED: {candidate}"
+                call = generator.respond(last + "\n\nThen call `implementation_ready` again.")
                 continue
             report = self.tests("green", candidate)
             result = tdd_gate.verify_green(
@@ -555,12 +560,13 @@ class _Run:
                     "blocked",
                     f"stuck: the same green failure {self.limits.stuck_after} times in a row:\n" + result.explain(),
                 )
-            call = generator.respond(result.explain() + "\n\nFix this, then call `implementation_ready` again.")
-        raise Stop("blocked", f"not green after {self.limits.green_attempts} attempts")
+            last = result.explain()
+            call = generator.respond(last + "\n\nFix this, then call `implementation_ready` again.")
+        raise Stop("blocked", f"not green after {self.limits.green_attempts} attempts:\n" + last)
 
     def evaluate(self, contract: Contract) -> Verdict:
         self.enter("verdict")
-        sha = gitops.head(self.worktree.path)
+        sha = self.expected_head
         findings = self.guard(contract, head=sha)
         handoff = self.verdict_handoff(contract, sha, findings)
         with self.throwaway(sha) as ws:
@@ -727,11 +733,11 @@ class _Run:
         self.trace.event("commit", sha=sha, subject=subject)
         return sha
 
-    def commit_contract(self, subject: str, body: list[str]) -> str:
+    def commit_contract(self, contract: Contract, subject: str, body: list[str]) -> str:
         """The contract phase's commit: the last commit's tree plus the harness's contract, nothing an agent
         left in the worktree; then the worktree is reset to it (read-only phases leave nothing behind)."""
         self.check_integrity()
-        extra = {self.contract_rel: render_contract(self.contract or self._negotiated)}
+        extra = {self.contract_rel: render_contract(contract)}
         candidate = gitops.snapshot(self.worktree.path, extra=extra, from_worktree=False)
         sha = self.commit(candidate, subject, body)
         gitops.reset_worktree(self.worktree.path, sha)
@@ -739,7 +745,6 @@ class _Run:
 
     def save_contract(self, contract: Contract) -> None:
         """The agents' copy of the contract in the worktree, written without following any link they made."""
-        self._negotiated = contract
         write_inside(self.worktree.path, self.contract_rel, render_contract(contract))
 
     def protection(self, contract: Contract, *, frozen: bool = False) -> Callable[[str], str | None]:

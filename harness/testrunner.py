@@ -136,13 +136,13 @@ def run_tests(
     workdir = Path(workdir).resolve()
     scratch = Path(tempfile.mkdtemp(prefix="harness-pytest-"))
     nonce = secrets.token_hex(16)
-    report_read, report_write = os.pipe()
     nonce_read, nonce_write = os.pipe()
+    os.write(nonce_write, nonce.encode("ascii"))  # far below a pipe's buffer: never blocks
+    os.close(nonce_write)
+    report_read, report_write = os.pipe()
+    child_fds = [report_write, nonce_read]  # the child's ends, closed here once it has them
     reader: _PipeReader | None = None
     try:
-        os.write(nonce_write, nonce.encode("ascii"))
-        os.close(nonce_write)
-        nonce_write = -1
         plugin_dir = scratch / "plugin"
         plugin_dir.mkdir()
         (plugin_dir / f"{PLUGIN_MODULE}.py").write_text(_plugin_source(), encoding="utf-8")
@@ -164,16 +164,14 @@ def run_tests(
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    pass_fds=(report_write, nonce_read),
+                    pass_fds=tuple(child_fds),
                 )
             except OSError as exc:
                 raise TestRunError(
                     f"cannot start the test command {_show(command)} in {workdir}: {exc}", hint=_HINT
                 ) from exc
             finally:
-                os.close(report_write)
-                os.close(nonce_read)
-                report_write = nonce_read = -1
+                _close_all(child_fds)
             exit_code, timed_out = _wait(proc, timeout)
         duration = time.monotonic() - started
         data, tampered = _read_report(reader.result(), nonce)
@@ -182,12 +180,17 @@ def run_tests(
             report = dataclasses.replace(report, ran=False, tampered=tampered)
         return report
     finally:
-        for fd in (report_write, nonce_read, nonce_write):
-            if fd >= 0:
-                os.close(fd)
+        _close_all(child_fds)
         if reader is not None:
             reader.close()
+        else:
+            os.close(report_read)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _close_all(fds: list[int]) -> None:
+    while fds:
+        os.close(fds.pop())
 
 
 class _PipeReader:
@@ -229,10 +232,11 @@ def _read_report(raw: bytes | None, nonce: str) -> tuple[dict[str, Any] | None, 
     if not raw.strip():
         return None, None  # no report: pytest never finished (crashed, killed, or the interpreter was ended)
     try:
-        data, end = json.JSONDecoder().raw_decode(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        data, end = json.JSONDecoder().raw_decode(text)
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None, "the test report was not one the harness's plugin writes (garbled or forged)"
-    if raw.decode("utf-8")[end:].strip():
+    if text[end:].strip():
         return None, "more than one test report arrived: something besides the harness's plugin wrote one"
     if not isinstance(data, dict) or not hmac.compare_digest(str(data.get("nonce", "")), nonce):
         return None, "the test report does not carry the harness's nonce: it was forged"

@@ -29,9 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.envscrub import scrubbed_env
 from harness.fsutil import atomic_write_text
+from harness.masking import Masker
 from harness.policy import check_command
 from harness.sandbox import Bwrap
-from harness.secrets import Masker
 
 __all__ = [
     "READ_ONLY_TOOLS",
@@ -532,11 +532,11 @@ class Workspace:
 
     def redact(self, text: str) -> str:
         """``text`` with the values of secret-looking variables of the harness's environment (and of ``env``)
-        masked, and their base64, hex, reversed and percent-encoded copies: see :mod:`harness.secrets`.
+        masked, and their base64, hex, reversed and percent-encoded copies: see :mod:`harness.masking`.
 
         The agent's processes never get these variables; this catches what reaches them anyway (another
         process's ``/proc/PID/environ``, a file a script wrote). The agent seam masks every request with the
-        same :class:`~harness.secrets.Masker`, so this is a first line, not the only one.
+        same :class:`~harness.masking.Masker`, so this is a first line, not the only one.
         """
         return Masker.from_env(os.environ, self.env).mask(text)
 

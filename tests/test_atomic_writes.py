@@ -442,3 +442,21 @@ def test_write_inside_never_follows_a_planted_link(tmp_path: Path) -> None:
     assert (root / ".harness" / "contracts" / "001.md").read_text() == "again\n"
     with pytest.raises(ValueError):
         write_inside(root, "../escape.md", "x")
+
+
+def test_read_inside_reads_only_a_regular_file_reached_without_links(tmp_path: Path) -> None:
+    import os
+
+    from harness.fsutil import read_inside
+
+    root, outside = tmp_path / "worktree", tmp_path / "outside"
+    (root / "d").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "f").write_text("outside\n")
+    (root / "d" / "f").write_text("inside\n")
+    assert read_inside(root, "d/f") == b"inside\n"
+    (root / "link").symlink_to(outside)
+    assert read_inside(root, "link/f") is None
+    os.mkfifo(root / "d" / "fifo")
+    assert read_inside(root, "d/fifo") is None  # returns at once: a FIFO never blocks the harness
+    assert read_inside(root, "d") is None and read_inside(root, "missing/f") is None

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from harness.errors import UsageError
+from harness.gitops import SAFE_OPTIONS
 from harness.guard.model import ChangeStatus, FileChange
 
 MAX_TEXT_BYTES = 1_000_000  # larger files get no text: no rule needs to read a megabyte of one file
@@ -161,7 +162,7 @@ def read_blobs(repo_root: Path, ids: Iterable[str]) -> dict[str, str | None]:
         return {}
     try:
         proc = subprocess.Popen(
-            ["git", "-C", str(repo_root), "cat-file", "--batch", "--buffer"],
+            ["git", "-C", str(repo_root), *SAFE_OPTIONS, "cat-file", "--batch", "--buffer"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -308,7 +309,9 @@ def _unborn(repo_root: Path) -> bool:
 
 def _run(repo_root: Path, args: list[str], stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     try:
-        return subprocess.run(["git", "-C", str(repo_root), *args], input=stdin, capture_output=True, check=False)
+        return subprocess.run(
+            ["git", "-C", str(repo_root), *SAFE_OPTIONS, *args], input=stdin, capture_output=True, check=False
+        )
     except FileNotFoundError as exc:
         raise _no_git() from exc
 

@@ -2,9 +2,9 @@
 
 The end-to-end tests drive the real CLI through the real SDK to the fake Messages API (as in
 ``test_run.py``) with a marker secret in the harness's environment, then read every request body the
-fake server recorded. The leak check (:func:`leaks`) does not use :mod:`harness.secrets`: it looks for the
+fake server recorded. The leak check (:func:`leaks`) does not use :mod:`harness.masking`: it looks for the
 value, its reversal, hex and percent-encoding, and decodes every base64-looking run at every alignment.
-The unit tests pin down :class:`harness.secrets.Masker` itself.
+The unit tests pin down :class:`harness.masking.Masker` itself.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from urllib.parse import quote, quote_plus
 import git
 import pytest
 import script as s
+import test_attacks_faults as faults
 from anthropic.types.beta import BetaTextBlock, BetaToolUseBlock
 from typer.testing import CliRunner
 
 from harness.cli import app
 from harness.demo import build_project
 from harness.fakeapi import FakeMessagesAPI, Reply
-from harness.secrets import ENCODED_MIN_CHARS, SECRET_MIN_CHARS, Masker
+from harness.masking import ENCODED_MIN_CHARS, SECRET_MIN_CHARS, Masker
 from harness.trace import read_trace
 from harness.workspace import Workspace
 
@@ -106,15 +107,8 @@ def body_text(request: Any) -> str:
 
 
 def answer_to(api: FakeMessagesAPI, tool_use_id: str) -> str:
-    """The tool_result the harness sent for the tool call ``tool_use_id``."""
-    for request in api.requests:
-        for message in request.body["messages"]:
-            if message["role"] == "user" and isinstance(message["content"], list):
-                for block in message["content"]:
-                    if block.get("type") == "tool_result" and block["tool_use_id"] == tool_use_id:
-                        content = block.get("content")
-                        return content if isinstance(content, str) else json.dumps(content)
-    raise AssertionError(f"no tool_result for {tool_use_id} was ever sent")
+    """The tool_result text the harness sent for the tool call ``tool_use_id``."""
+    return faults.answer_to(api, tool_use_id).content
 
 
 def tool_id(step: Reply, name: str) -> str:
