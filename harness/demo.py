@@ -71,7 +71,6 @@ def build_project(target: Path) -> Path:
 def run_demo(keep: Path | None, *, console: Console, run: Callable[[Any], Any]) -> Any:
     from harness.fakeapi import FakeMessagesAPI, load_script
     from harness.pipeline import prepare
-    from harness.sandbox import unsandboxed_warning
 
     if keep is not None and keep.exists() and any(keep.iterdir()):
         raise UsageError(f"{keep} already exists and is not empty", hint="pass a new directory to --keep")
@@ -83,10 +82,7 @@ def run_demo(keep: Path | None, *, console: Console, run: Callable[[Any], Any]) 
         FakeMessagesAPI(script) as api,
         _environment(ANTHROPIC_BASE_URL=api.base_url, ANTHROPIC_API_KEY="offline-demo-key"),
     ):
-        prepared = prepare(target, "001")
-        if prepared.sandbox is None:
-            console.print(unsandboxed_warning(prepared.config.sandbox), style="yellow", markup=False, soft_wrap=True)
-        result = run(prepared)
+        result = run(prepare(target, "001"))
         if result.outcome == "pass":
             review_branch(result.worktree, target, console)
     for problem in api.problems:
