@@ -308,6 +308,7 @@ def _land(rt: Runtime, spec: dict[str, Any], cp: dict[str, Any]) -> Any:
         test_timeout=rt.config.test_timeout,
         message=f"land: {spec['issue']} {spec['title']}\n\nHarness-Issue: {spec['issue']}\n"
         f"Harness-Batch: {spec['batch']}\n",
+        sandbox=rt.sandbox,
     )
     if remote and result.outcome == "landed":
         gitops.push_branch(rt.root, remote, spec["integration"])

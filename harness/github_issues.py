@@ -21,7 +21,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from harness import __version__
+from harness import __version__, gitops
 from harness.artifacts import Issue, find_issue, load_issue, set_issue_fields
 from harness.errors import IncompleteError, UsageError
 from harness.review.github import API_VERSION, DEFAULT_API_URL, TIMEOUT_SECONDS, _github_message
@@ -232,12 +232,10 @@ def _repository(root: Path, env: Mapping[str, str]) -> str:
     if not repo:
         source = "the origin remote"
         try:
-            done = subprocess.run(
-                ["git", "remote", "get-url", "origin"], cwd=root, env=dict(env), capture_output=True, text=True
-            )
+            done = gitops.in_checkout(root, ["remote", "get-url", "origin"], env=env)
         except OSError:
             done = None
-        remote = done.stdout.strip() if done is not None and done.returncode == 0 else ""
+        remote = done.stdout.decode(errors="replace").strip() if done is not None and done.returncode == 0 else ""
         repo = repository_from_remote(remote) or ""
         if not repo:
             raise UsageError(

@@ -584,6 +584,21 @@ def _git(
     )
 
 
+def in_checkout(
+    root: Path, args: Sequence[str], *, input: bytes | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """``git ARGS`` in a checkout the user owns (``harness guard``/``review`` on their repository, found by
+    git's own discovery from ``root``: no agent wrote its ``.git``), with the same options as every other
+    git call of the harness: no hooks, no fsmonitor."""
+    return subprocess.run(
+        ["git", "-C", str(root), *SAFE_OPTIONS, *args],
+        input=input,
+        capture_output=True,
+        check=False,
+        env=dict(env) if env is not None else None,
+    )
+
+
 def run_git(
     where: Pins | Path, *args: str, input: bytes | None = None, env: Mapping[str, str] | None = None
 ) -> str:

@@ -14,7 +14,8 @@ state that matters, and it moves in exactly one step, after the suite has passed
    caller recorded it ends here on the retry, with no second merge.
 3. Detach HEAD at the tip and merge the issue branch there. The merge commit is reachable from the
    detached HEAD only; the branch does not move. A conflict is aborted.
-4. Run the full suite on the merge commit.
+4. Run the full suite on the merge commit: on a clean export of exactly its tree, in the sandbox (the
+   merged code is agent-written; SPEC §8), so nothing left in the lander worktree takes part.
 5. Green: ``git update-ref`` the integration branch from the old tip (the expected old value) to the
    tested merge commit, one atomic compare-and-swap. Red: the merge commit is simply dropped.
 6. Re-attach the worktree to the branch (at its tip, so no file changes).
@@ -34,6 +35,7 @@ from typing import Literal
 
 from harness import gitops
 from harness.errors import UsageError
+from harness.sandbox import Bwrap
 from harness.testrunner import TestReport, run_tests
 
 LandOutcome = Literal["landed", "conflict", "red"]
@@ -60,9 +62,11 @@ def land(
     test_command: Sequence[str],
     test_timeout: float,
     message: str,
+    sandbox: Bwrap | None,
 ) -> LandResult:
     """Merge ``issue_branch`` into ``integration_branch`` and keep the merge only if the full suite passes
-    on it. Safe to call again after a kill at any point (see the module docstring)."""
+    on it. Safe to call again after a kill at any point (see the module docstring). ``sandbox`` is None only
+    when the configuration opted out of it."""
     gitops.ensure_worktree(repo_path, lander_path, integration_branch)
     tip = gitops.resolve(repo_path, f"refs/heads/{integration_branch}")
     gitops.reset_worktree(lander_path, tip)
@@ -78,7 +82,8 @@ def land(
         )
 
     merged = gitops.head(lander_path)
-    report = run_tests(lander_path, test_command, timeout=test_timeout)
+    with gitops.exported(lander_path, merged) as checkout:
+        report = run_tests(checkout, test_command, timeout=test_timeout, sandbox=sandbox)
     failures = suite_failures(report, test_timeout)
     if failures:
         _settle(lander_path, integration_branch, tip)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -112,14 +111,10 @@ def _runs_dir(repo: Path) -> Path:
 
 
 def _main_worktree(root: Path) -> Path | None:
-    done = subprocess.run(
-        ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    common = Path(done.stdout.strip())
+    from harness import gitops
+
+    done = gitops.in_checkout(root, ["rev-parse", "--path-format=absolute", "--git-common-dir"])
+    common = Path(done.stdout.decode(errors="replace").strip())
     return common.parent if done.returncode == 0 and common.name == ".git" else None
 
 

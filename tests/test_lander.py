@@ -11,10 +11,12 @@ from typing import Any
 
 import git
 import pytest
+from test_workspace import needs_bwrap
 
 from harness import gitops, lander
 from harness.errors import UsageError
 from harness.lander import LandResult, merge_for_fix, suite_failures
+from harness.sandbox import sandbox_for
 from harness.testrunner import CollectionError, TestOutcome, TestReport, run_tests
 
 PYTEST = [sys.executable, "-m", "pytest"]
@@ -59,6 +61,7 @@ def land(project: Path, name: str, *, timeout: float = 120.0) -> LandResult:
         test_command=PYTEST,
         test_timeout=timeout,
         message=f"land: harness/{name}",
+        sandbox=sandbox_for("auto", unattended=False),  # bubblewrap wherever this machine has it
     )
 
 
@@ -78,13 +81,15 @@ def is_clean(worktree: Path) -> bool:
 
 @pytest.fixture
 def suite_runs(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """The directories the lander ran the suite in (it still runs, for real)."""
+    """The directories the lander ran the suite in (it still runs, for real), and the sandbox it used."""
     seen: list[Path] = []
 
     def spy(workdir: Path, command: Any, **kwargs: Any) -> TestReport:
         seen.append(Path(workdir).resolve())
+        spy.sandboxes.append(kwargs.get("sandbox"))  # type: ignore[attr-defined]
         return run_tests(workdir, command, **kwargs)
 
+    spy.sandboxes = []  # type: ignore[attr-defined]
     monkeypatch.setattr(lander, "run_tests", spy)
     return seen
 
@@ -111,7 +116,10 @@ def test_landing_a_clean_branch_moves_the_integration_branch_to_the_tested_merge
     merge = git.Repo(project).commit(result.sha)
     assert [p.hexsha for p in merge.parents] == [base, gitops.head(worktree)]
     assert merge.message.strip() == "land: harness/001-shout"
-    assert suite_runs == [lander_path(project).resolve()]
+    # The suite ran on a clean export of the merge commit, not in the lander worktree.
+    assert len(suite_runs) == 1 and suite_runs[0].name == "tree"
+    assert suite_runs[0].parent.name.startswith("harness-verify-")
+    assert not suite_runs[0].exists()  # removed afterwards
     assert (result.conflicts, result.failures) == ([], [])
     assert "passed" in result.detail
     # The lander worktree is left on the integration branch, clean; the user's checkout is untouched.
@@ -173,6 +181,30 @@ def test_two_branches_green_alone_but_red_together_are_not_landed(project: Path,
     assert is_clean(lander_path(project))
 
 
+@needs_bwrap
+def test_the_lander_suite_runs_merged_code_in_the_sandbox(
+    project: Path, base: str, tmp_path: Path
+) -> None:
+    """The merged test code is agent-written: it cannot write outside or see $HOME."""
+    outside = tmp_path / "outside-sentinel"
+    home_marker = Path.home() / ".harness-lander-marker"
+    home_marker.write_text("secret-marker", encoding="utf-8")
+    try:
+        hostile = (
+            "from pathlib import Path\n\n\ndef test_escape():\n"
+            f"    for target in ({str(outside)!r}, {str(project / 'planted')!r}):\n"
+            "        try:\n            Path(target).write_text('x')\n        except OSError:\n            pass\n"
+            f"    assert not Path({str(home_marker)!r}).exists()\n"
+        )
+        issue(project, "001-hostile", {"tests/test_hostile.py": hostile})
+        result = land(project, "001-hostile")
+    finally:
+        home_marker.unlink()
+
+    assert result.outcome == "landed", result.detail
+    assert not outside.exists() and not (project / "planted").exists()
+
+
 def test_a_suite_that_cannot_collect_is_red(project: Path, base: str) -> None:
     issue(project, "001-broken", {"tests/test_broken.py": "import textkit.missing\n\n\ndef test_x():\n    pass\n"})
 
@@ -207,7 +239,7 @@ def killed(*args, **kwargs):
 setattr(lander, sys.argv[1], killed)
 project = Path(sys.argv[2])
 lander.land(project, Path(sys.argv[3]), sys.argv[4], sys.argv[5], test_command=[sys.executable, "-m", "pytest"],
-            test_timeout=120, message="land: " + sys.argv[5])
+            test_timeout=120, message="land: " + sys.argv[5], sandbox=None)
 """
 
 

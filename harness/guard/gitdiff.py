@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
+from harness import gitops
 from harness.errors import UsageError
-from harness.gitops import SAFE_OPTIONS
 from harness.guard.model import ChangeStatus, FileChange
 
 MAX_TEXT_BYTES = 1_000_000  # larger files get no text: no rule needs to read a megabyte of one file
@@ -42,7 +42,7 @@ def find_root(path: Path) -> Path:
     """The top-level directory of the git work tree containing ``path``."""
     if not path.exists():
         raise UsageError(f"{path}: no such directory", hint="pass --repo PATH with an existing git repository")
-    out = _git(path, "rev-parse", "--show-toplevel").strip()
+    out = git_output(path, "rev-parse", "--show-toplevel").strip()
     return Path(os.fsdecode(out))
 
 
@@ -69,7 +69,7 @@ def resolve(repo_root: Path, rev: str) -> str:
 
 def empty_tree(repo_root: Path) -> str:
     """The id of the empty tree in this repository's hash format."""
-    return _git(repo_root, "hash-object", "-t", "tree", "--stdin", stdin=b"").decode().strip()
+    return git_output(repo_root, "hash-object", "-t", "tree", "--stdin", stdin=b"").decode().strip()
 
 
 def current_branch(repo_root: Path) -> str | None:
@@ -81,7 +81,7 @@ def current_branch(repo_root: Path) -> str | None:
 
 def default_branch(repo_root: Path) -> tuple[str, str] | None:
     """(ref, short name) of the default branch: origin/HEAD's target, else main, else master."""
-    out = _git(
+    out = git_output(
         repo_root,
         "for-each-ref",
         "--format=%(refname)%00%(symref)",
@@ -130,7 +130,7 @@ def collect_changes(repo_root: Path, base: str, head: str | None = None) -> list
     args = ["diff", "--raw", "-z", "-M", "--no-abbrev", "--no-ext-diff", "--no-textconv", base_id]
     if head_id is not None:
         args.append(head_id)
-    entries = _parse_raw(_git(repo_root, *args))
+    entries = _parse_raw(git_output(repo_root, *args))
     if head_id is None:
         entries = _add_untracked(repo_root, entries)
 
@@ -162,7 +162,7 @@ def read_blobs(repo_root: Path, ids: Iterable[str]) -> dict[str, str | None]:
         return {}
     try:
         proc = subprocess.Popen(
-            ["git", "-C", str(repo_root), *SAFE_OPTIONS, "cat-file", "--batch", "--buffer"],
+            ["git", "-C", str(repo_root), *gitops.SAFE_OPTIONS, "cat-file", "--batch", "--buffer"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -238,7 +238,7 @@ def _parse_raw(out: bytes) -> list[_Entry]:
 
 
 def _add_untracked(repo_root: Path, entries: list[_Entry]) -> list[_Entry]:
-    out = _git(repo_root, "ls-files", "--others", "--exclude-standard", "-z")
+    out = git_output(repo_root, "ls-files", "--others", "--exclude-standard", "-z")
     untracked = [os.fsdecode(p) for p in out.split(b"\0") if p and not p.endswith(b"/")]  # "dir/": a nested repo
     if not untracked:
         return entries
@@ -309,14 +309,12 @@ def _unborn(repo_root: Path) -> bool:
 
 def _run(repo_root: Path, args: list[str], stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     try:
-        return subprocess.run(
-            ["git", "-C", str(repo_root), *SAFE_OPTIONS, *args], input=stdin, capture_output=True, check=False
-        )
+        return gitops.in_checkout(repo_root, args, input=stdin)
     except FileNotFoundError as exc:
         raise _no_git() from exc
 
 
-def _git(repo_root: Path, *args: str, stdin: bytes | None = None) -> bytes:
+def git_output(repo_root: Path, *args: str, stdin: bytes | None = None) -> bytes:
     done = _run(repo_root, list(args), stdin)
     if done.returncode != 0:
         message = done.stderr.decode(errors="replace").strip()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from harness.config import Config, load_config
 from harness.errors import EXIT_FAIL, EXIT_INCOMPLETE, EXIT_OK, HarnessError, UsageError
 from harness.evaluation import decide
 from harness.guard import Allowance, GuardContext, GuardFinding
-from harness.guard.gitdiff import collect_changes, current_branch, default_base, find_root, resolve
+from harness.guard.gitdiff import collect_changes, current_branch, default_base, find_root, git_output, resolve
 from harness.guard.rules import check
 from harness.model import make_client
 from harness.prompts import system_prompt
@@ -334,15 +333,12 @@ def _read_spec(path: Path) -> str:
 
 
 def _merge_base(root: Path, base: str, head: str) -> str:
-    done = subprocess.run(["git", "merge-base", base, head], cwd=root, capture_output=True, check=False)
+    done = gitops.in_checkout(root, ["merge-base", base, head])
     return done.stdout.decode().strip() or base  # unrelated histories: compare with base itself
 
 
 def _git(root: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
-    if done.returncode != 0:
-        raise UsageError(f"git {' '.join(args)} failed: {done.stderr.decode(errors='replace').strip()}")
-    return done.stdout.decode("utf-8", errors="replace")
+    return git_output(root, *args).decode("utf-8", errors="replace")
 
 
 def _changed_lines(diff: str) -> int:
