@@ -37,12 +37,22 @@ _ALLOWED = {
 }
 _ALLOWED_PREFIXES = ("LC_",)
 # Even an allowed-looking name is dropped when it smells of a credential.
-_SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "SESSION")
+_SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "SESSION", "COOKIE")
+# Names whose value is a location, not a credential (SSH_AUTH_SOCK is the agent's socket path).
+_LOCATION_SUFFIXES = ("SOCK", "SOCKET")
 
 
 def is_secret_name(name: str) -> bool:
-    upper = name.upper()
-    return any(marker in upper for marker in _SECRET_MARKERS)
+    """Whether a variable's name says its value is a credential: one of its words (split at ``_``, ``-``
+    and ``.``) is a marker, ends with one (``APIKEY``, ``GHTOKEN``, ``OAUTH``) or is its plural. Matching
+    words, not substrings, keeps ``KEYBOARD_LAYOUT`` or ``AUTHOR_NAME`` out: a masked value is replaced in
+    every text a model sees, so a common word there would be masked everywhere."""
+    words = [w for w in name.upper().replace("-", "_").replace(".", "_").split("_") if w]
+    if not words or words[-1] in _LOCATION_SUFFIXES:
+        return False
+    return any(
+        word.endswith(marker) or word == marker + "S" for word in words for marker in _SECRET_MARKERS
+    )
 
 
 def scrubbed_env(base: Mapping[str, str] | None = None, **extra: str) -> dict[str, str]:

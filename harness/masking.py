@@ -43,10 +43,13 @@ shaped like a trie (forms sharing a prefix share a branch). A long text is first
 substring searches (which skip ahead, so a megabyte takes a few milliseconds) and goes through the
 expression only when some form occurs in it.
 
-Not caught: a value split into pieces, or shown in part. pytest's assertion summary truncates a long
-string to its head and tail (``'sk-ant-api03...x7Z9d4e1bQx7Z'``), so about a dozen characters at each end
-of a secret compared in a failing test still show; a value printed with a separator between its
-characters, compressed, encrypted or encoded any other way passes too.
+Pieces: a run of :data:`PIECE_MIN_CHARS` (12) or more token characters (letters, digits, ``_+/-``) that
+is part of a secret is masked too. pytest's assertion output truncates a long string to its head and tail
+(``'sk-ant-api03-mas...x7Z9d4e1bQx7Z'``); each end is such a piece. The cost: ordinary text that happens to
+contain 12 characters of a secret (its public prefix, ``sk-ant-api03``) is masked as well.
+
+Not caught: pieces shorter than 12 characters or glued to other token characters, a value printed with
+a separator between its characters, compressed, encrypted or encoded any other way.
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ from harness.envscrub import is_secret_name
 __all__ = ["ENCODED_MIN_CHARS", "SECRET_MIN_CHARS", "Masker", "encoded_forms", "secret_values"]
 
 SECRET_MIN_CHARS = 8
+PIECE_MIN_CHARS = 12
+_PIECE = re.compile(rf"[A-Za-z0-9_+/-]{{{PIECE_MIN_CHARS},}}")
 ENCODED_MIN_CHARS = 10
 # Allowed between two characters of a base64 or hex form: the line breaks of wrapped output.
 _WRAP = r"(?:\r?\n)?"
@@ -189,7 +194,23 @@ class Masker:
         return _cached(tuple(sorted(found.items())))
 
     def mask(self, text: str) -> str:
-        """``text`` with every occurrence of a secret value or of an encoding of one replaced by ``[NAME redacted]``."""
+        """``text`` with every occurrence of a secret value, of an encoding of one or of a piece of one replaced
+        by ``[NAME redacted]``."""
+        return self._mask_pieces(self._mask_forms(text))
+
+    def _mask_pieces(self, text: str) -> str:
+        sources = [(value, name) for value, name in self.secrets if len(value) > PIECE_MIN_CHARS]
+        if not sources or not text:
+            return text
+
+        def swap(match: re.Match[str]) -> str:
+            token = match.group()
+            name = next((name for value, name in sources if token in value), None)
+            return token if name is None else f"[{name} redacted]"
+
+        return _PIECE.sub(swap, text)
+
+    def _mask_forms(self, text: str) -> str:
         pattern = self._pattern
         if pattern is None or not text:
             return text

@@ -187,7 +187,13 @@ class Trace:
         self._listeners.append(listener)
 
     def event(self, kind: str, **fields: Any) -> None:
+        """Append an event. Its text is masked for the secrets of the harness's environment first: a trace is
+        read by people, uploaded as a CI artefact, and visible read-only to agents in a checkout the sandbox
+        shows them, so a test's message or a tool's input holding a key is never written in clear."""
+        from harness.masking import Masker
+
         record = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "kind": kind, **fields}
+        record = Masker.from_env().mask_value(record)
         line = json.dumps(record, default=str, ensure_ascii=False)
         with self._lock:
             self._handle.write(line + "\n")

@@ -12,21 +12,24 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import git
 import pytest
 import script as s
-from test_attacks_sandbox import SENTINEL, World, digest, finished_honestly, world
-from test_run import BRANCH, run, tool_results
+from test_attacks_sandbox import SENTINEL, World, digest, drive, finished_honestly, world
+from test_run import tool_results
 from test_workspace import needs_bwrap
 
 from harness.fakeapi import FakeMessagesAPI
 from harness.sandbox import sandbox_for
 from harness.testrunner import run_tests
 
-__all__ = ["world"]  # the fixture, imported for its name
+__all__ = ["drive", "world"]  # the fixtures, imported for their names
+
+Drive = Callable[[Path], tuple[Any, dict[str, Any]]]
 
 HOME_SECRET = "HOME-MARKER-SECRET-4242"
 
@@ -69,7 +72,7 @@ def blocked_for_tampering(result: Any, doc: dict[str, Any], what: str) -> None:
 
 @needs_bwrap
 def test_a_rewritten_git_pointer_never_moves_the_users_branch(
-    harness: Any, guarded: World, api: FakeMessagesAPI
+    drive: Drive, guarded: World, api: FakeMessagesAPI
 ) -> None:
     """The worktree's `.git` file pointed at the user's checkout: the old harness then committed red and green on
     the user's `main`. Now its git is pinned and the pointer is checked before every phase and commit."""
@@ -84,15 +87,15 @@ def test_a_rewritten_git_pointer_never_moves_the_users_branch(
         ),
         s.tests_ready(),
     )
-    result, doc = run(harness, guarded.project)
+    result, doc = drive(guarded.project)
     blocked_for_tampering(result, doc, ".git pointer")
     outside_untouched(guarded, api)
-    assert next(c.summary.split(":")[0] for c in git.Repo(guarded.project).iter_commits(BRANCH)) == "contract"
+    assert next(c.summary.split(":")[0] for c in git.Repo(guarded.project).iter_commits(doc["branch"])) == "contract"
 
 
 @needs_bwrap
 def test_a_rewritten_worktree_head_is_caught_before_the_harness_commits(
-    harness: Any, guarded: World, api: FakeMessagesAPI
+    drive: Drive, guarded: World, api: FakeMessagesAPI
 ) -> None:
     user = guarded.user_branch
     api.add(
@@ -106,13 +109,13 @@ def test_a_rewritten_worktree_head_is_caught_before_the_harness_commits(
         ),
         s.tests_ready(),
     )
-    result, doc = run(harness, guarded.project)
+    result, doc = drive(guarded.project)
     blocked_for_tampering(result, doc, "HEAD")
     outside_untouched(guarded, api)
 
 
 @needs_bwrap
-def test_planted_git_config_and_hooks_never_run(harness: Any, guarded: World, api: FakeMessagesAPI) -> None:
+def test_planted_git_config_and_hooks_never_run(drive: Drive, guarded: World, api: FakeMessagesAPI) -> None:
     """A per-worktree config with an fsmonitor program, and hooks in the shared `.git/hooks`: the sandbox leaves
     the shared git directory read-only, the harness's git runs with hooks and fsmonitor off, and the planted
     worktree config blocks the issue."""
@@ -142,7 +145,7 @@ def test_planted_git_config_and_hooks_never_run(harness: Any, guarded: World, ap
         s.act("tests_ready", "bash", command="python3 plant.py; rm plant.py"),
         s.tests_ready(),
     )
-    result, doc = run(harness, guarded.project)
+    result, doc = drive(guarded.project)
     blocked_for_tampering(result, doc, "config.worktree")
     assert not marker.exists(), "agent code ran outside the sandbox through the harness's git"
     assert any("refused" in r and "Read-only file system" in r for r in tool_results(api))
@@ -153,7 +156,7 @@ def test_planted_git_config_and_hooks_never_run(harness: Any, guarded: World, ap
 
 
 @needs_bwrap
-def test_test_code_runs_in_the_sandbox(harness: Any, guarded: World, api: FakeMessagesAPI) -> None:
+def test_test_code_runs_in_the_sandbox(drive: Drive, guarded: World, api: FakeMessagesAPI) -> None:
     """The red tests, imported by the harness's own pytest run, try to write outside, plant a hook, read the
     user's home and reach the network; all of it fails, and the red gate's feedback shows what the test saw."""
     hostile = (
@@ -186,7 +189,7 @@ def test_test_code_runs_in_the_sandbox(harness: Any, guarded: World, api: FakeMe
         *s.green_done(),
         s.submit_verdict(),
     )
-    result, doc = run(harness, guarded.project)
+    result, doc = drive(guarded.project)
     finished_honestly(result, doc, api)
     outside_untouched(guarded, api)
     assert not (guarded.outside / "from-test").exists()
@@ -203,7 +206,7 @@ def test_test_code_runs_in_the_sandbox(harness: Any, guarded: World, api: FakeMe
 
 
 @needs_bwrap
-def test_an_ignored_sitecustomize_cannot_fake_green(harness: Any, guarded: World, api: FakeMessagesAPI) -> None:
+def test_an_ignored_sitecustomize_cannot_fake_green(drive: Drive, guarded: World, api: FakeMessagesAPI) -> None:
     """Verification runs on exactly what is committed: an ignored `sitecustomize.py` that supplies the missing
     module at interpreter start made green pass on a branch with no implementation. Now it is not there."""
     fake = (
@@ -221,11 +224,11 @@ def test_an_ignored_sitecustomize_cannot_fake_green(harness: Any, guarded: World
         *s.green_done(),
         s.submit_verdict(),
     )
-    result, doc = run(harness, guarded.project)
+    result, doc = drive(guarded.project)
     finished_honestly(result, doc, api)
     rejected = next(r for r in tool_results(api) if r.startswith("REJECTED"))
     assert "textkit.slug" in rejected or "ModuleNotFoundError" in rejected
-    green = next(c for c in git.Repo(guarded.project).iter_commits(BRANCH) if c.summary.startswith("green:"))
+    green = next(c for c in git.Repo(guarded.project).iter_commits(doc["branch"]) if c.summary.startswith("green:"))
     assert "textkit/slug.py" in green.stats.files
     outside_untouched(guarded, api)
 
@@ -234,7 +237,7 @@ def test_an_ignored_sitecustomize_cannot_fake_green(harness: Any, guarded: World
 
 
 @needs_bwrap
-def test_the_contract_save_never_follows_an_agents_link(harness: Any, guarded: World, api: FakeMessagesAPI) -> None:
+def test_the_contract_save_never_follows_an_agents_link(drive: Drive, guarded: World, api: FakeMessagesAPI) -> None:
     """`.harness/contracts` replaced by a link to a directory outside: the harness's save at test review wrote
     through it. Now the candidate with the link is refused (the harness's contract is canonical), and the
     harness's own writes never follow a link (tests/test_atomic_writes.py: write_inside)."""
@@ -256,19 +259,19 @@ def test_the_contract_save_never_follows_an_agents_link(harness: Any, guarded: W
         *s.green_done(),
         s.submit_verdict(),
     )
-    result, _doc = run(harness, guarded.project)
+    result, doc = drive(guarded.project)
     assert result.exit_code == 0, result.output
     refusal = next(r for r in tool_results(api) if r.startswith("REJECTED"))
     assert "HG008 contract-edited" in refusal
     outside_untouched(guarded, api)
     assert not (guarded.outside / "001.md").exists()
-    green = next(c for c in git.Repo(guarded.project).iter_commits(BRANCH) if c.summary.startswith("green:"))
+    green = next(c for c in git.Repo(guarded.project).iter_commits(doc["branch"]) if c.summary.startswith("green:"))
     committed = (green.tree / ".harness/contracts/001.md").data_stream.read().decode()
     assert "status: agreed" in committed and "frozen_tests" in committed
 
 
 def test_the_read_only_contract_phase_commits_nothing_but_the_contract(
-    harness: Any, guarded: World, api: FakeMessagesAPI
+    drive: Drive, guarded: World, api: FakeMessagesAPI
 ) -> None:
     """The contract-phase agents have `bash`; whatever they leave in the worktree is never committed, with or
     without the sandbox (with it, their workspace is read-only)."""
@@ -279,12 +282,58 @@ def test_the_read_only_contract_phase_commits_nothing_but_the_contract(
         *s.green_done(),
         s.submit_verdict(),
     )
-    result, doc = run(harness, guarded.project)
+    result, doc = drive(guarded.project)
     finished_honestly(result, doc, api)
     repo = git.Repo(guarded.project)
-    contract = next(c for c in repo.iter_commits(BRANCH) if c.summary.startswith("contract:"))
+    contract = next(c for c in repo.iter_commits(doc["branch"]) if c.summary.startswith("contract:"))
     assert list(contract.stats.files) == [".harness/contracts/001.md"]
-    assert not any("backdoor" in path for c in repo.iter_commits(BRANCH) for path in c.stats.files)
+    assert not any("backdoor" in path for c in repo.iter_commits(doc["branch"]) for path in c.stats.files)
+    outside_untouched(guarded, api)
+
+
+@needs_bwrap
+def test_the_batch_state_and_the_users_issues_are_out_of_reach(
+    drive: Drive, guarded: World, api: FakeMessagesAPI
+) -> None:
+    """What the harness decides from lives outside the worktree: the issue files (an agent that marks its issue
+    done), afk's DBOS database, and the lander's worktree. From inside the sandbox none of it can be written."""
+    project = guarded.project
+    targets = [
+        project / ".harness" / "issues" / "001-slugify.md",
+        project / ".harness" / "state" / "dbos.sqlite",
+        project / ".harness" / "worktrees" / "lander" / "planted.py",
+        project / "harness.toml",
+    ]
+    before = {t: hashlib.sha256(t.read_bytes()).hexdigest() if t.is_file() else None for t in targets}
+    attempt = (
+        "import pathlib\n"
+        f"for target in {[str(t) for t in targets]!r}:\n"
+        "    try:\n"
+        "        with open(target, 'a') as f:\n"
+        "            f.write('\\nstatus: done\\n')\n"
+        "        print('WROTE', target)\n"
+        "    except OSError as exc:\n"
+        "        print('refused', type(exc).__name__, target)\n"
+    )
+    api.add(
+        *s.contract_agreed(),
+        s.act("tests_ready", "write", path="attempt.py", content=attempt),
+        s.act("tests_ready", "bash", command="python3 attempt.py; rm attempt.py"),
+        *s.red_accepted(),
+        *s.green_done(),
+        s.submit_verdict(),
+    )
+    result, doc = drive(project)
+    finished_honestly(result, doc, api)
+    # Judged outside: what the agent saw is a read-only checkout, or (under /tmp or $HOME, as here) none at all,
+    # with the worktree's parent directories made up empty in the sandbox's private /tmp, gone afterwards.
+    assert "refused" in next(r for r in tool_results(api) if "refused" in r)
+    assert not (project / ".harness" / "worktrees" / "lander" / "planted.py").exists()
+    for target in targets[:2] + targets[3:]:
+        text = target.read_bytes() if target.is_file() else b""
+        assert b"status: done\n\nstatus" not in text and not text.endswith(b"\nstatus: done\n"), target
+    if (project / ".harness" / "state" / "dbos.sqlite").exists():
+        assert before[targets[1]] is None  # made by this batch, which then finished on it
     outside_untouched(guarded, api)
 
 
@@ -292,7 +341,7 @@ def test_the_read_only_contract_phase_commits_nothing_but_the_contract(
 
 
 def test_an_oversized_change_is_refused_before_it_reaches_the_object_store(
-    harness: Any, guarded: World, api: FakeMessagesAPI
+    drive: Drive, guarded: World, api: FakeMessagesAPI
 ) -> None:
     (guarded.project / "harness.toml").write_text(
         (guarded.project / "harness.toml").read_text() + "\n[limits]\nmax_added_bytes = 200000\nmax_added_files = 50\n"
@@ -314,7 +363,7 @@ def test_an_oversized_change_is_refused_before_it_reaches_the_object_store(
         *s.green_done(),
         s.submit_verdict(),
     )
-    result, doc = run(harness, guarded.project)
+    result, doc = drive(guarded.project)
     finished_honestly(result, doc, api)
     refusal = next(r for r in tool_results(api) if r.startswith("REJECTED: the change adds"))
     assert "max_added_bytes" in refusal and "data/blob.txt" in refusal
@@ -329,7 +378,7 @@ def test_an_oversized_change_is_refused_before_it_reaches_the_object_store(
 
 @needs_bwrap
 def test_a_forged_git_pointer_never_shows_the_sandbox_a_hidden_path(
-    harness: Any, guarded: World, api: FakeMessagesAPI
+    drive: Drive, guarded: World, api: FakeMessagesAPI
 ) -> None:
     """The sandbox binds the repository's git directory back into the hidden home or /tmp. Taken from the
     worktree's `.git` file, a forged pointer (`gitdir: fake`, `fake/commondir` naming `~/.ssh`) made the next
@@ -345,7 +394,7 @@ def test_a_forged_git_pointer_never_shows_the_sandbox_a_hidden_path(
         s.act("tests_ready", "bash", command=guarded.fill("cat {home}/.ssh/id_ed25519; ls {home}/.ssh")),
         s.tests_ready(),
     )
-    result, doc = run(harness, guarded.project)
+    result, doc = drive(guarded.project)
     blocked_for_tampering(result, doc, ".git pointer")
     assert not any(HOME_SECRET in r for r in tool_results(api))
     outside_untouched(guarded, api)

@@ -118,10 +118,20 @@ def tool_id(step: Reply, name: str) -> str:
 # --------------------------------------------------------------------------- end-to-end runs
 
 
-def run(project: Path) -> tuple[Any, dict[str, Any]]:
-    result = CliRunner().invoke(app, ["run", "001", "--repo", str(project), "--json"], catch_exceptions=False)
+def run(project: Path, mode: str) -> tuple[Any, dict[str, Any]]:
+    """Issue 001 through `harness run` or a one-issue `harness afk` batch; afk's entry for the issue is
+    mapped onto the run document's ``outcome``, ``reason`` and ``trace``."""
+    command = ["run", "001"] if mode == "run" else ["afk"]
+    result = CliRunner().invoke(app, [*command, "--repo", str(project), "--json"], catch_exceptions=False)
     document = json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
     assert "Traceback" not in result.output, result.output
+    if mode == "afk" and document:
+        entry = next(i for i in document["issues"] if i["id"] == "001")
+        document = {
+            "outcome": {"done": "pass"}.get(entry["state"], entry["state"]),
+            "reason": entry.get("reason") or "",
+            "trace": str(Path(entry["runs"][-1]) / "trace.jsonl"),
+        }
     return result, document
 
 
@@ -157,8 +167,8 @@ print("b64 password", base64.b64encode(b"pw:" + password.encode()).decode())
 """
 
 
-@pytest.fixture(scope="module")
-def tool_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+@pytest.fixture(scope="module", params=["run", "afk"])
+def tool_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     """One run: the issue body carries the key; the red generator writes the secrets to a file, prints them
     and prints them encoded; then it stops without calling its role tool (the run ends incomplete)."""
     project = build_project(tmp_path_factory.mktemp("secrets-tools") / "textkit")
@@ -183,7 +193,7 @@ def tool_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         patch.setenv("ANTHROPIC_API_KEY", KEY)
         patch.setenv("HARNESS_TEST_PASSWORD", PASSWORD)
         api.add(*s.contract_agreed(), *steps.values(), *[s.chatter(RED) for _ in range(3)])
-        result, doc = run(project)
+        result, doc = run(project, request.param)
         yield Run(result, doc, api, steps)
 
 
@@ -284,8 +294,8 @@ def test_strips_edge_hyphens():
 """
 
 
-@pytest.fixture(scope="module")
-def gate_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+@pytest.fixture(scope="module", params=["run", "afk"])
+def gate_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     """A whole run whose first red tests fail with the key in an assertion message (the harness rejects
     them and sends its test report back), then do it right."""
     project = build_project(tmp_path_factory.mktemp("secrets-gate") / "textkit")
@@ -299,7 +309,7 @@ def gate_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         patch.setenv("ANTHROPIC_BASE_URL", api.base_url)
         patch.setenv("ANTHROPIC_API_KEY", KEY)
         api.add(*s.contract_agreed(), *steps.values(), *s.red_accepted(), *s.green_done(), s.submit_verdict())
-        result, doc = run(project)
+        result, doc = run(project, request.param)
         yield Run(result, doc, api, steps)
 
 
@@ -339,7 +349,13 @@ def test_extra_named_values_and_several_environments() -> None:
 
 
 ORDINARY = (
-    Path(__file__).read_text(encoding="utf-8")  # code, base64 and hex literals, the word "secret" and friends
+    # This file: code, base64 and hex literals, the word "secret" and friends; without the lines that spell the
+    # test keys, whose pieces are rightly masked (test_pieces_of_a_long_secret_are_masked).
+    "".join(
+        line
+        for line in Path(__file__).read_text(encoding="utf-8").splitlines(keepends=True)
+        if not any(piece in line for piece in ("sk-ant-api03", "Qw3rTy9uIoP4", "9d4e1bQx7Z"))
+    )
     + "\n".join(f"{n:08d} {n * 7919:x} {base64.b64encode(str(n).encode() * 5).decode()}" for n in range(2000))
     + "\nPASSED tests/test_x.py::test_ok 0.12s\n==== 3 passed in 1.02s ====\nlocalhost:8080 true false None\n"
 )
@@ -441,3 +457,57 @@ def test_mask_is_fast_on_a_megabyte() -> None:
         elapsed = time.perf_counter() - started
         assert elapsed < bound, f"{elapsed:.3f}s for {len(text)} characters"
     assert masked.count(KEY_LABEL) == clean.count(KEY_LABEL) + 1 and KEY not in masked
+
+
+
+def test_the_trace_on_disk_holds_no_secret(gate_run: Run, tool_run: Run) -> None:
+    """The trace records tool inputs (the write that carried the secrets) and the gate's test reasons (the
+    failing test's message with the key): written masked, in every form the leak check knows."""
+    for run_ in (gate_run, tool_run):
+        text = Path(run_.doc["trace"]).read_text(encoding="utf-8")
+        assert KEY_LABEL in text
+        assert reveals(text, KEY) == [] and reveals(text, PASSWORD) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("ANTHROPIC_API_KEY", True),
+        ("GITHUB_TOKEN", True),
+        ("AWS_SECRET_ACCESS_KEY", True),
+        ("PGPASSWORD", True),
+        ("npm_config__authToken", True),
+        ("OAUTH_CLIENT", True),
+        ("GOOGLE_APPLICATION_CREDENTIALS", True),
+        ("SSH_AUTH_SOCK", False),  # a socket's path
+        ("KEYBOARD_LAYOUT", False),
+        ("AUTHOR_NAME", False),
+        ("TOKENIZERS_PARALLELISM", False),
+    ],
+)
+def test_secret_names_are_matched_by_word(name: str, secret: bool) -> None:
+    from harness.envscrub import is_secret_name
+
+    assert is_secret_name(name) is secret
+
+
+def test_values_of_names_that_only_contain_a_marker_stay_readable() -> None:
+    """A masked value is replaced in every text a model sees: masking a common word would garble them all."""
+    m = masker(KEYBOARD_LAYOUT="english-international", SSH_AUTH_SOCK="/tmp/ssh-abc123/agent.77")
+    text = "layout english-international, agent at /tmp/ssh-abc123/agent.77"
+    assert m.mask(text) == text
+
+
+def test_pieces_of_a_long_secret_are_masked() -> None:
+    """pytest truncates a long compared string to its head and tail: both are pieces of the key."""
+    m = masker(ANTHROPIC_API_KEY=KEY, HARNESS_TEST_PASSWORD=PASSWORD)
+    truncated = f"AssertionError: assert '{KEY[:20]}...{KEY[-14:]}' == 'x'  and  {PASSWORD[8:24]}"
+    masked = m.mask(truncated)
+    assert masked == f"AssertionError: assert '{KEY_LABEL}...{KEY_LABEL}' == 'x'  and  {PASSWORD_LABEL}", masked
+    assert m.mask("short bits " + KEY[-11:] + " stay") == "short bits " + KEY[-11:] + " stay"
+
+
+def test_the_gate_feedback_shows_no_piece_of_the_key(gate_run: Run) -> None:
+    feedback = answer_to(gate_run.api, tool_id(gate_run.steps["ready"], RED))
+    words = re.findall(r"[A-Za-z0-9_+/-]{12,}", feedback)
+    assert [w for w in words if w in KEY] == [], feedback

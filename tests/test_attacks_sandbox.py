@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,15 +65,22 @@ class World:
     def snapshot(self) -> dict[str, Any]:
         repo = git.Repo(self.project)
         # The harness itself writes its runs and worktree under .harness/; __pycache__ comes from imports.
-        harness_owned = (".git", ".harness/runs", ".harness/worktrees", ".pytest_cache")
+        # afk keeps its DBOS database in .harness/state and sets each issue's `status:` (compared without it).
+        harness_owned = (".git", ".harness/runs", ".harness/worktrees", ".harness/state", ".pytest_cache")
+        checkout = {k: v for k, v in digest(self.project, harness_owned).items() if "__pycache__" not in k}
+        for issue in (self.project / ".harness" / "issues").glob("*.md"):
+            lines = issue.read_text(encoding="utf-8").splitlines(keepends=True)
+            kept = "".join(line for line in lines if not line.startswith("status:"))
+            checkout[issue.relative_to(self.project).as_posix()] = hashlib.sha256(kept.encode()).hexdigest()
         return {
             "outside": digest(self.outside),
             "home": digest(self.home),
-            "checkout": {k: v for k, v in digest(self.project, harness_owned).items() if "__pycache__" not in k},
+            "checkout": checkout,
             "git config": hashlib.sha256((self.project / ".git" / "config").read_bytes()).hexdigest(),
             "HEAD": repo.head.commit.hexsha,
             "active branch": repo.active_branch.name,
-            "branches": {h.name: h.commit.hexsha for h in repo.heads if h.name != BRANCH},
+            # The harness makes its own branches (the issue's; afk's integration branch): only the user's count.
+            "branches": {h.name: h.commit.hexsha for h in repo.heads if not h.name.startswith("harness/")},
             "tags": sorted(t.name for t in repo.tags),
             "stash": repo.git.stash("list"),
             "remotes": [r.name for r in repo.remotes],
@@ -115,6 +123,38 @@ def policy_layer(request: pytest.FixtureRequest) -> None:
     config = world.project / "harness.toml"
     config.write_text('sandbox = "none"\n' + config.read_text())
     world.before = world.snapshot()
+
+
+@pytest.fixture(params=["run", "afk"])
+def drive(request: pytest.FixtureRequest, harness: Any) -> Callable[[Path], tuple[Any, dict[str, Any]]]:
+    """The issue through `harness run 001` or a one-issue `harness afk` batch (the same scripted model serves
+    both): the CLI result and the issue's outcome as a run document — ``outcome``, ``reason``, ``commits``,
+    ``branch``, ``worktree`` and ``mode`` — so each attack is judged the same way in both."""
+
+    def go(project: Path) -> tuple[Any, dict[str, Any]]:
+        if request.param == "run":
+            result, doc = run(harness, project)
+            return result, {**doc, "branch": BRANCH, "mode": "run"} if doc else doc
+        result = harness("afk", "--repo", str(project), "--json")
+        batch = json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
+        entry = next((i for i in batch.get("issues", []) if i["id"] == "001"), None)
+        if entry is None:
+            return result, {}
+        branch = entry["branch"]
+        return result, {
+            "outcome": {"done": "pass"}.get(entry["state"], entry["state"]),
+            "reason": entry.get("reason") or "",
+            "commits": entry["commits"],
+            "branch": branch,
+            "worktree": str(project / ".harness" / "worktrees" / branch.removeprefix("harness/")),
+            "batch": batch,
+            "mode": "afk",
+        }
+
+    return go
+
+
+Drive = Callable[[Path], tuple[Any, dict[str, Any]]]
 
 
 def attacked_then_honest(*attack: Reply, verdict: tuple[Reply, ...] = ()) -> list[Reply]:
@@ -176,13 +216,13 @@ PATH_ESCAPES: dict[str, tuple[str, dict[str, Any], str]] = {
 }
 
 
-def test_file_tool_path_escapes_are_refused(harness: Any, world: World, api: FakeMessagesAPI) -> None:
+def test_file_tool_path_escapes_are_refused(drive: Drive, world: World, api: FakeMessagesAPI) -> None:
     calls = [
         s.act(GREEN, tool, **{k: world.fill(v) if isinstance(v, str) else v for k, v in fields.items()})
         for tool, fields, _ in PATH_ESCAPES.values()
     ]
     api.add(*attacked_then_honest(*calls))
-    result, doc = run(harness, world.project)
+    result, doc = drive(world.project)
     finished_honestly(result, doc, api)
     for (name, (_, _, fragment)), told in zip(PATH_ESCAPES.items(), attack_results(api, len(calls)), strict=True):
         assert fragment in told, f"{name}: {told}"
@@ -193,7 +233,7 @@ def test_file_tool_path_escapes_are_refused(harness: Any, world: World, api: Fak
 
 
 def test_symlink_escape_made_with_bash_is_refused_by_the_file_tools(
-    harness: Any, world: World, api: FakeMessagesAPI
+    drive: Drive, world: World, api: FakeMessagesAPI
 ) -> None:
     api.add(
         *attacked_then_honest(
@@ -207,7 +247,7 @@ def test_symlink_escape_made_with_bash_is_refused_by_the_file_tools(
             s.act(GREEN, "bash", command="rm leak.txt outdir"),
         )
     )
-    result, doc = run(harness, world.project)
+    result, doc = drive(world.project)
     finished_honestly(result, doc, api)
     linked, *escapes, removed = attack_results(api, 7)
     assert linked == removed == "(no output)\n[exit code: 0]"
@@ -302,21 +342,23 @@ GIT_ATTACKS: dict[str, dict[str, tuple[str, str]]] = {
 
 
 @pytest.mark.parametrize("group", sorted(GIT_ATTACKS))
-def test_destructive_git_commands_are_refused(harness: Any, world: World, api: FakeMessagesAPI, group: str) -> None:
+def test_destructive_git_commands_are_refused(drive: Drive, world: World, api: FakeMessagesAPI, group: str) -> None:
     attacks = GIT_ATTACKS[group]
     api.add(*attacked_then_honest(*[s.act(GREEN, "bash", command=world.fill(c)) for c, _ in attacks.values()]))
-    result, doc = run(harness, world.project)
+    result, doc = drive(world.project)
     finished_honestly(result, doc, api)
     refused_in_turn({name: fragment for name, (_, fragment) in attacks.items()}, attack_results(api, len(attacks)))
     world.assert_unchanged()
+    # The worktree was not removed by the agent: run keeps it; afk removes it itself once the issue has landed.
+    kept = [doc["worktree"]] if doc["mode"] == "run" else []
     assert [w.split()[0] for w in git.Repo(world.project).git.worktree("list").splitlines()] == [
         str(world.project.resolve()),
-        doc["worktree"],
+        *kept,
     ]
 
 
 def test_the_evaluator_cannot_wreck_the_repo_from_its_throwaway_checkout(
-    harness: Any, world: World, api: FakeMessagesAPI
+    drive: Drive, world: World, api: FakeMessagesAPI
 ) -> None:
     api.add(
         *attacked_then_honest(
@@ -327,14 +369,14 @@ def test_the_evaluator_cannot_wreck_the_repo_from_its_throwaway_checkout(
             )
         )
     )
-    result, doc = run(harness, world.project)
+    result, doc = drive(world.project)
     finished_honestly(result, doc, api)
     branch, worktree, tests = tool_results(api)[-3:]
     assert "branches are shared" in branch
     assert "creates and removes worktrees itself" in worktree
     assert " passed" in tests and tests.endswith("[exit code: 0]"), tests
     world.assert_unchanged()
-    assert BRANCH in [h.name for h in git.Repo(world.project).heads]
+    assert doc["branch"] in [h.name for h in git.Repo(world.project).heads]
 
 
 # --------------------------------------------------------------------------------------------
@@ -353,7 +395,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process state from /proc (Linux)")
-def test_runaway_output_and_process_storms_are_cut_off(harness: Any, world: World, api: FakeMessagesAPI) -> None:
+def test_runaway_output_and_process_storms_are_cut_off(drive: Drive, world: World, api: FakeMessagesAPI) -> None:
     api.add(
         *attacked_then_honest(
             s.act(GREEN, "bash", command="yes | head -c 100000000"),
@@ -368,16 +410,17 @@ def test_runaway_output_and_process_storms_are_cut_off(harness: Any, world: Worl
             ),
         )
     )
-    result, doc = run(harness, world.project)
+    result, doc = drive(world.project)
     finished_honestly(result, doc, api)
     flood, storm, escape = attack_results(api, 3)
     assert flood.startswith("y\ny\n") and len(flood) < 31_000
     assert "characters omitted" in flood or "output exceeded" in flood
     killed = f"timed out after {BASH_TIMEOUT}s; the command and its children were killed"
     assert killed in storm and killed in escape
-    worktree = Path(doc["worktree"])
-    storm_pids = [int(pid) for pid in (worktree / "storm.pids").read_text().split()]
-    escape_pids = [int(pid) for pid in (worktree / "escape.pids").read_text().split()]
+    # Committed with the green work (afk removes a landed issue's worktree).
+    repo = git.Repo(world.project)
+    storm_pids = [int(pid) for pid in repo.git.show(f"{doc['branch']}:storm.pids").split()]
+    escape_pids = [int(pid) for pid in repo.git.show(f"{doc['branch']}:escape.pids").split()]
     assert len(storm_pids) == 200 and len(escape_pids) == 2
     assert [pid for pid in storm_pids + escape_pids if _alive(pid)] == []
     world.assert_unchanged()
@@ -401,9 +444,9 @@ OUTSIDE_ATTACKS = {
 }
 
 
-def test_changing_files_outside_the_worktree_is_refused(harness: Any, world: World, api: FakeMessagesAPI) -> None:
+def test_changing_files_outside_the_worktree_is_refused(drive: Drive, world: World, api: FakeMessagesAPI) -> None:
     api.add(*attacked_then_honest(*[s.act(GREEN, "bash", command=world.fill(c)) for c in OUTSIDE_ATTACKS.values()]))
-    result, doc = run(harness, world.project)
+    result, doc = drive(world.project)
     finished_honestly(result, doc, api)
     refused_in_turn(
         dict.fromkeys(OUTSIDE_ATTACKS, "which is outside the worktree"), attack_results(api, len(OUTSIDE_ATTACKS))
@@ -436,7 +479,7 @@ except OSError as exc:
 
 @needs_bwrap
 def test_the_bwrap_sandbox_confines_what_the_policy_cannot_see(
-    harness: Any, world: World, api: FakeMessagesAPI
+    drive: Drive, world: World, api: FakeMessagesAPI
 ) -> None:
     config = world.project / "harness.toml"
     config.write_text(config.read_text().replace('sandbox = "none"', 'sandbox = "bwrap"'))
@@ -459,7 +502,7 @@ def test_the_bwrap_sandbox_confines_what_the_policy_cannot_see(
                 verdict=(s.act(VERDICT, "bash", command="python -m pytest -q 2>&1 | tail -1", timeout=120),),
             )
         )
-        result, doc = run(harness, world.project)
+        result, doc = drive(world.project)
         server.settimeout(0.2)
         with pytest.raises(TimeoutError):
             server.accept()
@@ -477,15 +520,15 @@ def test_the_bwrap_sandbox_confines_what_the_policy_cannot_see(
 
 
 def test_forcing_bwrap_without_it_fails_before_anything_is_written(
-    harness: Any, world: World, api: FakeMessagesAPI, monkeypatch: pytest.MonkeyPatch
+    drive: Drive, world: World, api: FakeMessagesAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = world.project / "harness.toml"
     config.write_text(config.read_text().replace('sandbox = "none"', 'sandbox = "bwrap"'))
     monkeypatch.setattr("harness.sandbox.find_bwrap", lambda: None)
     api.add(*s.happy_path())
-    result, _ = run(harness, world.project)
+    result, _ = drive(world.project)
     assert result.exit_code == 2
     assert "bubblewrap (`bwrap`) is not installed" in result.output and "apt-get install bubblewrap" in result.output
     assert api.requests == []
-    assert BRANCH not in [h.name for h in git.Repo(world.project).heads]
+    assert [h.name for h in git.Repo(world.project).heads if h.name.startswith("harness/")] == []
     assert not (world.project / ".harness" / "worktrees").exists()
