@@ -248,3 +248,48 @@ def test_posting_twice_from_a_stored_report_adds_no_duplicates(
         assert len(pull.review_comments) == 1 and len(pull.reviews) == 1  # the inline comment posted once
         assert "no type check" in pull.review_comments[0]["body"]
     assert len(api.requests) == 1
+
+
+def test_the_reviewer_cannot_read_outside_through_links_the_pull_request_adds(
+    harness: Any, branch: Path, api: FakeMessagesAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The head is the PR author's: links in it to files outside (a secret, the reviewer's home) are data, never
+    followed. The reviewer has read, glob and grep on a throwaway checkout, no shell, so it runs no PR code."""
+    sentinel = "REVIEW-SENTINEL-7731"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text(sentinel + "\n")
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_ed25519").write_text(sentinel + " key\n")
+    monkeypatch.setenv("HOME", str(home))
+    (branch / "notes.txt").symlink_to(outside / "secret.txt")
+    (branch / "myhome").symlink_to(home)
+    (branch / "conftest.py").write_text(f"open({str(outside / 'ran')!r}, 'w').write('ran')\n")
+    commit(git.Repo(branch), "docs: notes")
+    api.add(
+        reply(tool_use("read", path="notes.txt"), expect_tool="submit_verdict"),
+        reply(tool_use("read", path="myhome/.ssh/id_ed25519"), expect_tool="submit_verdict"),
+        reply(tool_use("grep", pattern="SENTINEL", path="."), expect_tool="submit_verdict"),
+        reply(tool_use("glob", pattern="myhome/**"), expect_tool="submit_verdict"),
+        verdict(),
+    )
+    result = review(harness, branch, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert api.problems == []
+    sent = json.dumps([r.body for r in api.requests])
+    assert sentinel not in sent
+    assert not (outside / "ran").exists()
+    results = [
+        block
+        for r in api.requests
+        for m in r.body["messages"]
+        if m["role"] == "user" and isinstance(m["content"], list)
+        for block in m["content"]
+        if block.get("type") == "tool_result"
+    ]
+    told = {str(b["tool_use_id"]): str(b["content"]) for b in results}
+    assert len(told) == 4
+    link = "leads outside the workspace through a symbolic link"
+    assert sum(link in text for text in told.values()) == 2
+    assert "no matches for SENTINEL" in told.values() and "no files match myhome/**" in told.values()
