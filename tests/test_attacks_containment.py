@@ -398,3 +398,65 @@ def test_a_forged_git_pointer_never_shows_the_sandbox_a_hidden_path(
     blocked_for_tampering(result, doc, ".git pointer")
     assert not any(HOME_SECRET in r for r in tool_results(api))
     outside_untouched(guarded, api)
+
+
+# --------------------------------------------------------------------------- the default is the sandbox
+
+
+def test_the_default_confines_afk_and_refuses_it_without_the_sandbox(
+    harness: Any, guarded: World, api: FakeMessagesAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sandbox = "auto"` (the default): on a machine without bubblewrap an attended `harness run` goes on with a
+    warning, but an unattended batch refuses before anything durable exists — no branch, no state, no model call."""
+    monkeypatch.setattr("harness.sandbox.find_bwrap", lambda: None)
+    result = harness("afk", "--repo", str(guarded.project), "--json")
+    assert result.exit_code == 2, result.output
+    assert "an unattended run needs the sandbox" in result.output and 'sandbox = "none"' in result.output
+    assert api.requests == []
+    assert [h.name for h in git.Repo(guarded.project).heads if h.name.startswith("harness/")] == []
+    assert not (guarded.project / ".harness" / "state").exists()
+    assert not (guarded.project / ".harness" / "worktrees").exists()
+    outside_untouched(guarded, api)
+
+
+def test_without_the_sandbox_an_attended_run_warns_and_goes_on(
+    harness: Any, guarded: World, api: FakeMessagesAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("harness.sandbox.find_bwrap", lambda: None)
+    api.add(*s.happy_path())
+    result = harness("run", "001", "--repo", str(guarded.project), "--json")
+    assert result.exit_code == 0, result.output
+    assert "warning: no sandbox" in result.output and "harness doctor" in result.output
+
+
+@needs_bwrap
+def test_the_harness_process_and_its_key_are_invisible(drive: Drive, guarded: World, api: FakeMessagesAPI) -> None:
+    """The key is in the harness's environment; from the sandbox neither `/proc/$PPID/environ` nor any other
+    process's environment shows it, and no process outside the sandbox's PID namespace is visible."""
+    # A script, so the command policy (which refuses `cat /proc/$PPID/environ`) does not see it: the sandbox's part.
+    sweep = (
+        "import os, pathlib\n"
+        "pids = [p for p in pathlib.Path('/proc').iterdir() if p.name.isdigit()]\n"
+        "seen = 0\n"
+        "for pid in [str(os.getppid())] + [p.name for p in pids]:\n"
+        "    try:\n"
+        "        seen += b'ANTHROPIC' in pathlib.Path(f'/proc/{pid}/environ').read_bytes()\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "print('ppid', os.getppid(), 'key seen', seen, 'processes', len(pids))\n"
+    )
+    api.add(
+        *s.contract_agreed(),
+        s.act("tests_ready", "write", path="sweep.py", content=sweep),
+        s.act("tests_ready", "bash", command="python3 sweep.py; rm sweep.py"),
+        *s.red_accepted(),
+        *s.green_done(),
+        s.submit_verdict(),
+    )
+    result, doc = drive(guarded.project)
+    finished_honestly(result, doc, api)
+    told = next(r for r in tool_results(api) if r.startswith("ppid "))
+    words = told.split()
+    assert words[3:5] == ["seen", "0"], told  # no environment with the key's name in it
+    assert int(words[6]) < 10, told  # the sandbox's own few processes, not the machine's
+    outside_untouched(guarded, api)
