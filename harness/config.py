@@ -55,6 +55,14 @@ class Limits(_Section):
     max_added_files: int = Field(2_000, ge=1, description="new files one issue may commit (refused above it)")
 
 
+class Gate(_Section):
+    oracle_check: bool = Field(
+        True,
+        description="after green, change each contract test's expected values in a copy and run it again; "
+        "a test that still passes is refused (docs/oracle.md)",
+    )
+
+
 class Budget(_Section):
     max_cost_per_issue: float | None = Field(10.0, gt=0, description="USD; checked before every model call")
 
@@ -77,6 +85,7 @@ class Config(_Section):
     request_timeout: float = Field(600.0, gt=0, description="seconds per model request")
     models: Models = Field(default_factory=Models)
     limits: Limits = Field(default_factory=Limits)
+    gate: Gate = Field(default_factory=Gate)
     budget: Budget = Field(default_factory=Budget)
     source: str | None = Field(default=None, exclude=True)
 
@@ -95,7 +104,7 @@ def load_config(repo: Path) -> Config:
 def default_toml(test_command: list[str]) -> str:
     """The harness.toml that ``harness init`` writes: every key, with its default, commented."""
     cmd = ", ".join(json.dumps(part) for part in test_command)  # a JSON string is a valid TOML basic string
-    models, limits, budget = Models(), Limits(), Budget()
+    models, limits, gate, budget = Models(), Limits(), Gate(), Budget()
     return f"""# harness configuration. Every key is optional; the values below are the defaults.
 # Reference: docs/configuration.md
 
@@ -127,6 +136,9 @@ max_tokens = {limits.max_tokens}
 context_ceiling = {limits.context_ceiling}    # tokens; past it an agent goes on in a fresh context
 max_added_bytes = {limits.max_added_bytes}   # one issue's new and changed files, in bytes
 max_added_files = {limits.max_added_files}
+
+[gate]
+oracle_check = {str(gate.oracle_check).lower()}    # refuse green when a test passes with its expected values changed
 
 [budget]
 max_cost_per_issue = {budget.max_cost_per_issue}      # USD, checked before every model call

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from harness import gitops, tdd_gate
+from harness import gitops, oracle, tdd_gate
 from harness.agent import Agent, RoleCall
 from harness.artifacts import (
     Contract,
@@ -542,25 +542,29 @@ class _Run:
                 problems=list(result.problems),
                 collected=report.collected,
             )
+            failure, fingerprint = result.explain(), result.fingerprint
             if result.ok:
-                suffix = f" ({rework[0]})" if rework else f" (fix {fix[0]})" if fix else ""
-                self.commit(
-                    candidate,
-                    f"green: {self.issue.id} {self.issue.title}" + suffix,
-                    [
-                        f"{len(contract.tests)} contract test(s) pass; "
-                        f"{len(self.baseline.passed)} baseline test(s) still pass; {report.collected} collected",
-                        *[f"- {t}" for t in contract.tests],
-                    ],
-                )
-                return
-            fingerprints.append(result.fingerprint)
+                strength = self.check_oracle(contract, candidate)
+                if strength.ok:
+                    suffix = f" ({rework[0]})" if rework else f" (fix {fix[0]})" if fix else ""
+                    self.commit(
+                        candidate,
+                        f"green: {self.issue.id} {self.issue.title}" + suffix,
+                        [
+                            f"{len(contract.tests)} contract test(s) pass; "
+                            f"{len(self.baseline.passed)} baseline test(s) still pass; {report.collected} collected",
+                            *[f"- {t}" for t in contract.tests],
+                        ],
+                    )
+                    return
+                failure, fingerprint = strength.explain(), strength.fingerprint
+            fingerprints.append(fingerprint)
             if tdd_gate.is_stuck(fingerprints, self.limits.stuck_after):
                 raise Stop(
                     "blocked",
-                    f"stuck: the same green failure {self.limits.stuck_after} times in a row:\n" + result.explain(),
+                    f"stuck: the same green failure {self.limits.stuck_after} times in a row:\n" + failure,
                 )
-            last = result.explain()
+            last = failure
             call = generator.respond(last + "\n\nFix this, then call `implementation_ready` again.")
         raise Stop("blocked", f"not green after {self.limits.green_attempts} attempts:\n" + last)
 
@@ -662,6 +666,34 @@ class _Run:
             tampered=report.tampered,
         )
         return report
+
+    def check_oracle(self, contract: Contract, rev: str) -> oracle.OracleResult:
+        """The oracle strength check on exactly the tree of ``rev``, in the sandbox (SPEC §6). Its summary is
+        kept in the run directory for the verdict evaluator (a later process, in `harness afk`)."""
+        if not self.config.gate.oracle_check:
+            return oracle.OracleResult()
+        with gitops.exported(self.worktree.path, rev) as tree:
+            strength = oracle.check(
+                tree,
+                contract.tests,
+                command=self.config.test_command,
+                timeout=self.config.test_timeout,
+                sandbox=self.p.sandbox,
+            )
+        self.trace.event(
+            "oracle_checked",
+            ok=strength.ok,
+            checked=strength.checked,
+            survived=[{"test": p.test, "line": p.line, "change": p.change} for p in strength.survived],
+            unreached=strength.unreached,
+            divergent=strength.divergent,
+            weak=strength.weak,
+            perturbations=strength.perturbations,
+            duration=round(strength.duration, 3),
+        )
+        if strength.ok:
+            atomic_write_text(self.run_dir / "oracle.txt", strength.summary() + "\n")
+        return strength
 
     def guard_context(self, contract: Contract) -> GuardContext:
         return GuardContext(
@@ -869,6 +901,13 @@ class _Run:
             "decide the next verdict:\n" + "\n".join(lines)
         )
 
+    def oracle_note(self) -> str:
+        """The oracle check's summary for the verdict evaluator, from the run directory (harness-owned)."""
+        path = self.run_dir / "oracle.txt"
+        if not path.is_file():
+            return ""
+        return " Oracle check: " + path.read_text(encoding="utf-8").strip()
+
     def verdict_handoff(self, contract: Contract, sha: str, findings: list[GuardFinding]) -> str:
         diff = gitops.diff(self.worktree.path, self.worktree.base, sha)
         if len(diff) > 60_000:
@@ -876,7 +915,9 @@ class _Run:
         return (
             self.contract_handoff(contract)
             + "\n\nThe harness's own verification: every contract test passes, every test that passed before "
-            "still passes, the frozen tests are unchanged.\n\n"
+            "still passes, the frozen tests are unchanged."
+            + self.oracle_note()
+            + "\n\n"
             + _guard_summary(findings)
             + (_fenced("generator-note", self.generator_note) + "\n\n" if self.generator_note else "")
             + _fenced("diff", diff)

@@ -10,6 +10,7 @@ reaches the file system. The OS sandbox (:mod:`harness.sandbox`) is the boundary
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import pwd
 import re
@@ -344,8 +345,165 @@ class _Simple:
     assignments: list[str] = field(default_factory=list)  # `NAME=value` words before the command
 
 
+# Brace expansion, which bash does before anything else: `{r,}m` is `rm m`, `{a..c}` is `a b c`.
+_BRACE_LIMIT = 4096  # words one word may expand to; more is refused as too much to judge
+_SEQUENCE_SAMPLE = 32  # a bare `{1..100000}` (numbers only, nothing around it) is judged by its ends
+_NUMBER_SEQUENCE = re.compile(r"^([+-]?\d+)\.\.([+-]?\d+)(?:\.\.([+-]?\d+))?$")
+_LETTER_SEQUENCE = re.compile(r"^([A-Za-z])\.\.([A-Za-z])(?:\.\.([+-]?\d+))?$")
+_WORD_END = frozenset(" \t\n<>&|")
+
+
+class _BraceLimit(Exception):
+    pass
+
+
+# One word as brace expansion sees it: ("{" | "}" | ",", char) for the unquoted braces and commas,
+# ("plain", char) for the other unquoted characters, ("text", text) for quoted parts, escapes and
+# `${…}`, kept as written.
+_Atom = tuple[str, str]
+
+
+def _brace_atoms(raw: str, i: int) -> tuple[list[_Atom], int]:
+    """The word of ``raw`` starting at ``i`` (up to unquoted blank or redirection operator), and where it ends."""
+    atoms: list[_Atom] = []
+    n = len(raw)
+    while i < n and raw[i] not in _WORD_END:
+        char = raw[i]
+        if char == "\\":
+            end = i + 2
+        elif char == "'":
+            close = raw.find("'", i + 1)
+            end = n if close == -1 else close + 1
+        elif char == '"':
+            end = i + 1
+            while end < n and raw[end] != '"':
+                end += 2 if raw[end] == "\\" else 1
+            end = min(end + 1, n)
+        elif raw.startswith("${", i):  # parameter expansion: `${x,,}` and `${x:-{a,b}}` are not brace words
+            end, depth = i + 2, 1
+            while end < n and depth:
+                depth += {"{": 1, "}": -1}.get(raw[end], 0)
+                end += 1
+        elif char in "{},":
+            atoms.append((char, char))
+            i += 1
+            continue
+        else:
+            atoms.append(("plain", char))
+            i += 1
+            continue
+        atoms.append(("text", raw[i:end]))
+        i = end
+    return atoms, i
+
+
+def _sequence(body: list[_Atom], whole: bool) -> list[str] | None:
+    """``{x..y[..step]}`` as bash expands it; None when ``body`` is not a sequence expression."""
+    if not body or any(kind != "plain" for kind, _ in body):
+        return None
+    text = "".join(char for _, char in body)
+    numbers = _NUMBER_SEQUENCE.match(text)
+    letters = None if numbers else _LETTER_SEQUENCE.match(text)
+    match = numbers or letters
+    if match is None:
+        return None
+    step = abs(int(match.group(3) or 1)) or 1
+    if letters:
+        first, last = ord(match.group(1)), ord(match.group(2))
+        direction = 1 if first <= last else -1
+        # `{Z..a}` has `[`, a backslash and a backquote: quoted, as they are text in the words it makes.
+        return [shlex.quote(chr(c)) for c in range(first, last + direction, step * direction)]
+    start, stop = int(match.group(1)), int(match.group(2))
+    direction = 1 if start <= stop else -1
+    count = abs(stop - start) // step + 1
+    if count > _BRACE_LIMIT and not whole:
+        raise _BraceLimit
+    padded = any(re.match(r"^[+-]?0\d", g) for g in match.group(1, 2))
+    width = max(len(match.group(1)), len(match.group(2))) if padded else 0
+    values: Sequence[int] = range(start, stop + direction, step * direction)
+    if count > 2 * _SEQUENCE_SAMPLE:  # only numbers: which ones does not change what the word names
+        values = [*values[:_SEQUENCE_SAMPLE], *values[-_SEQUENCE_SAMPLE:]]
+    return [f"{v:0{width}d}" for v in values]
+
+
+def _brace_expand(atoms: list[_Atom], top: bool = True) -> list[str]:
+    """The words one word expands to (bash's brace expansion), each as shell text still to be quote-removed."""
+    for i, (kind, _) in enumerate(atoms):
+        if kind != "{":
+            continue
+        depth, commas, close = 0, [], None
+        for k in range(i + 1, len(atoms)):
+            inner = atoms[k][0]
+            if inner == "{":
+                depth += 1
+            elif inner == "}":
+                if depth == 0:
+                    close = k
+                    break
+                depth -= 1
+            elif inner == "," and depth == 0:
+                commas.append(k)
+        if close is None:
+            continue
+        if commas:
+            bounds = [i, *commas, close]
+            choices = [word for a, b in itertools.pairwise(bounds) for word in _brace_expand(atoms[a + 1 : b], False)]
+        else:
+            sequence = _sequence(atoms[i + 1 : close], whole=top and i == 0 and close == len(atoms) - 1)
+            if sequence is None:
+                continue  # `{}`, `{a}`, `{x..}`: the brace is an ordinary character
+            choices = sequence
+        preamble = "".join(text for _, text in atoms[:i])
+        postscripts = _brace_expand(atoms[close + 1 :], False)
+        if len(choices) * len(postscripts) > _BRACE_LIMIT:
+            raise _BraceLimit
+        return [preamble + choice + post for choice in choices for post in postscripts]
+    return ["".join(text for _, text in atoms)]
+
+
+def _braces(raw: str) -> str:
+    """``raw`` with its unquoted brace words expanded as bash would, before it splits the words.
+
+    Not expanded, as in bash: the assignments before the command (``X={a,b} cmd``), the word of a
+    here-string and a here-document's delimiter. Raises :class:`_BraceLimit` when one word would
+    expand to more than ``_BRACE_LIMIT`` words.
+    """
+    if "{" not in raw:
+        return raw
+    out: list[str] = []
+    i, n = 0, len(raw)
+    command_seen = False
+    operator = ""
+    while i < n:
+        char = raw[i]
+        if char in " \t\n":
+            out.append(char)
+            i += 1
+            continue
+        if char in "<>&|":
+            end = i
+            while end < n and raw[end] in "<>&|":
+                end += 1
+            operator = raw[i:end]
+            out.append(operator)
+            i = end
+            continue
+        atoms, end = _brace_atoms(raw, i)
+        word = raw[i:end]
+        i = end
+        literal = operator.startswith("<<") or (
+            not command_seen and not operator and (word in _KEYWORDS or bool(_ASSIGNMENT.match(word)))
+        )
+        if not operator and not literal:
+            command_seen = True
+        operator = ""
+        out.append(word if literal else " ".join(_brace_expand(atoms)))
+    return "".join(out)
+
+
 def _words(raw: str) -> _Simple:
-    """Words and redirections of one simple command (shlex, best effort)."""
+    """Words and redirections of one simple command (shlex, best effort), after brace expansion."""
+    raw = _braces(raw)
     try:
         lexer = shlex.shlex(raw, posix=True, punctuation_chars="<>&|")
         lexer.whitespace_split = True
@@ -417,6 +575,7 @@ _VALUE_OPTIONS: dict[str, frozenset[str]] = {
     "chown": frozenset({"--reference", "--from"}),
     "chgrp": frozenset({"--reference"}),
     "tee": frozenset(),
+    "sponge": frozenset(),
     "rm": frozenset(),
     "rmdir": frozenset(),
     "unlink": frozenset(),
@@ -424,7 +583,33 @@ _VALUE_OPTIONS: dict[str, frozenset[str]] = {
     "sed": frozenset({"-e", "--expression", "-f", "--file", "-l", "--line-length"}),
     "rsync": frozenset({"-e", "--rsh", "--exclude", "--include", "--filter", "-f", "--backup-dir", "--files-from"}),
 }
-_CHANGERS = frozenset(_VALUE_OPTIONS) | {"dd"}
+# Compressors replace FILE with FILE.gz (or write FILE.zst next to it): FILE's directory is written, FILE
+# removed. Per command, the options that take a value.
+_GZIP_VALUE_OPTIONS = _set("-S --suffix -b --blocksize -p --processes")
+_XZ_VALUE_OPTIONS = _set(
+    "-S --suffix -F --format -C --check -T --threads -M --memlimit --memlimit-compress --memlimit-decompress "
+    "--memlimit-mt --block-size --block-list"
+)
+_ZSTD_VALUE_OPTIONS = _set("-o -D --output-dir-flat --output-dir-mirror --patch-from --filelist --memory")
+_COMPRESSORS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(("gzip", "gunzip", "pigz", "unpigz"), _GZIP_VALUE_OPTIONS),
+    **dict.fromkeys(("xz", "unxz", "lzma", "unlzma"), _XZ_VALUE_OPTIONS),
+    **dict.fromkeys(("zstd", "unzstd"), _ZSTD_VALUE_OPTIONS),
+    **dict.fromkeys(("bzip2", "bunzip2", "pbzip2", "lz4", "unlz4"), frozenset()),
+    **dict.fromkeys(("lzip", "lzop"), _set("-o --output -S --suffix")),
+    "brotli": _set("-o --output -S --suffix -q --quality -w --lgwin -D --dictionary"),
+    **dict.fromkeys(("compress", "uncompress"), _set("-b")),
+}
+_COMPRESSOR_OUTPUTS = ("-o", "--output", "--output-dir-flat", "--output-dir-mirror")
+_KEEPS_SOURCE = frozenset({"zstd", "unzstd", "lz4", "unlz4", "brotli"})  # unless `--rm`
+_SPLIT_VALUE_OPTIONS = _set(
+    "-a --suffix-length -b --bytes -C --line-bytes -l --lines -n --number -t --separator --additional-suffix "
+    "--filter --numeric-suffixes --hex-suffixes"
+)
+_CSPLIT_VALUE_OPTIONS = _set("-b --suffix-format -f --prefix -n --digits")
+_ZIP_VALUE_OPTIONS = _set("-b -n -t -tt -P -O --output-file -Z -s -sp -x -i --exclude --include")
+_DOS2UNIX_VALUE_OPTIONS = _set("-c --convmode")
+_CHANGERS = frozenset(_VALUE_OPTIONS) | frozenset(_COMPRESSORS) | {"dd", "dos2unix", "unix2dos", "split"}
 _SORT_VALUE_OPTIONS = _set(
     "-k --key -t --field-separator -o --output -S --buffer-size -T --temporary-directory --files0-from "
     "--batch-size --compress-program --parallel --random-source --sort"
@@ -476,8 +661,39 @@ def _protected_git_variable(name: str) -> bool:
     return name in _GIT_LOCATION_VARIABLES or name.startswith("GIT_CONFIG")
 
 
-_GIT_HISTORY = frozenset(
-    {"rebase", "filter-branch", "filter-repo", "replace", "update-ref", "pull", "merge", "cherry-pick", "revert", "am"}
+_GIT_HISTORY = _set(
+    "rebase filter-branch filter-repo replace update-ref pull merge cherry-pick revert am fast-import replay "
+    "quiltimport"
+)
+# git's own commands (git 2.39 to 2.5x: porcelain, plumbing, the internal ones). git never runs an alias
+# with one of these names, so any other name may be one (see `check_git`). Left out on purpose:
+# the front ends and bridges (`gui`, `citool`, `svn`, `p4`, `cvs*`, `archimport`, `lfs`), refused as unknown.
+_GIT_COMMANDS = _set(
+    "add add--interactive am annotate apply archive backfill bisect bisect--helper blame branch bugreport bundle "
+    "cat-file check-attr check-ignore check-mailmap check-ref-format checkout checkout--worker checkout-index "
+    "cherry cherry-pick clean clone column commit commit-graph commit-tree config count-objects credential "
+    "credential-cache credential-cache--daemon credential-store daemon describe diagnose diff diff-files "
+    "diff-index diff-pairs diff-tree difftool difftool--helper env--helper fast-export fast-import fetch "
+    "fetch-pack filter-branch filter-repo fmt-merge-msg for-each-ref for-each-repo format-patch fsck "
+    "fsck-objects fsmonitor--daemon gc get-tar-commit-id grep hash-object help hook http-backend http-fetch "
+    "http-push imap-send index-pack init init-db instaweb interpret-trailers last-modified log ls-files "
+    "ls-remote ls-tree mailinfo mailsplit maintenance merge merge-base merge-file merge-index merge-octopus "
+    "merge-one-file merge-ours merge-recursive merge-recursive-ours merge-recursive-theirs merge-resolve "
+    "merge-subtree merge-tree mergetool mktag mktree multi-pack-index mv name-rev notes pack-objects "
+    "pack-redundant pack-refs patch-id pickaxe prune prune-packed pull push quiltimport range-diff read-tree "
+    "rebase receive-pack reflog refs remote remote-ext remote-fd repack replace replay repo request-pull rerere "
+    "reset restore rev-list rev-parse revert rm send-email send-pack shell shortlog show show-branch show-index "
+    "show-ref sparse-checkout stage stash status stripspace submodule submodule--helper subtree switch "
+    "symbolic-ref tag unpack-file unpack-objects update-index update-ref update-server-info upload-archive "
+    "upload-archive--writer upload-pack var verify-commit verify-pack verify-tag version web--browse "
+    "whatchanged worktree write-tree"
+)
+_GIT_COMMON = (
+    "`git status`, `git diff`, `git log`, `git show`, `git add`, `git rm`, `git mv`, `git restore`, `git grep`, "
+    "`git blame`, `git checkout HEAD -- PATH`"
+)
+_GIT_GREP_VALUE_OPTIONS = _set(
+    "-e -f -A -B -C -m --max-count --max-depth --threads --after-context --before-context --context"
 )
 _GIT_BRANCH_WRITES = _set(
     "-d -D -m -M -c -C -f -u --delete --move --copy --force --set-upstream-to --unset-upstream "
@@ -701,7 +917,13 @@ class _Policy:
             here = stack[segment.depth]
             for inner in segment.nested:
                 self.check(inner, here, level + 1)
-            simple = _words(segment.raw)
+            try:
+                simple = _words(segment.raw)
+            except _BraceLimit:
+                raise _Refused(
+                    f"{_show(segment.source)} has a brace expansion that makes more than {_BRACE_LIMIT} words, too "
+                    "many to judge; write the names out, or loop over them (`for i in $(seq 1 N); do …; done`)"
+                ) from None
             if _OTHER_ENVIRON.search(segment.source):
                 raise _Refused(
                     f"{_show(segment.source)} reads another process's environment; secrets are kept out of your "
@@ -1037,6 +1259,12 @@ class _Policy:
         if command == "link":  # `link FILE1 FILE2`: a hard link, never into a directory
             self.check_copy("ln", ["-T"], args[-2:] if len(args) >= 2 else [], None, cwd, raw)
             return
+        if command in _COMPRESSORS:
+            self.check_compressor(command, args, cwd, raw)
+            return
+        if command in ("split", "csplit", "zip", "dos2unix", "unix2dos", "perl"):
+            self.check_file_writer(command, args, cwd, raw, level)
+            return
         if command not in _VALUE_OPTIONS:
             return
         options, operands = _split_options(args, _VALUE_OPTIONS[command], ("-i",) if command == "sed" else ())
@@ -1045,7 +1273,9 @@ class _Policy:
         if command in ("rm", "rmdir", "unlink", "shred"):
             for operand in operands:
                 self.require_inside(operand, cwd, raw, follow=False, removes=True)
-                if command != "shred" and not _GLOB_CHARS.search(operand):
+                if command == "shred":  # it overwrites what a link points to
+                    self.require_inside(operand, cwd, raw, follow=True)
+                elif not _GLOB_CHARS.search(operand):
                     self.forget(self.resolve(operand, cwd, follow=False))
         elif command in ("mv", "cp", "ln"):
             self.check_copy(command, options, operands, target_dir, cwd, raw)
@@ -1075,6 +1305,61 @@ class _Policy:
                 made = self.resolve(operand, cwd, follow=True) if command == "mkdir" else None
                 if made is not None:
                     self.dirs.add(str(made))
+
+    def check_compressor(self, command: str, args: list[str], cwd: Path | None, raw: str) -> None:
+        """``gzip FILE`` replaces FILE with ``FILE.gz``; ``zstd FILE`` writes ``FILE.zst`` next to it."""
+        options, operands = _split_options(args, _COMPRESSORS[command])
+        for output in _option_values(options, *_COMPRESSOR_OUTPUTS):
+            if output != "-":
+                self.require_inside(output, cwd, raw, follow=True)
+        if _has_option(options, "c", "--stdout", "--to-stdout") or _has_option(options, "t", "--test"):
+            return
+        if _has_option(options, "" if command in ("lz4", "unlz4") else "l", "--list"):  # lz4's `-l` is a format
+            return
+        sources = [operand for operand in operands if operand != "-"]
+        explicit = bool(_option_values(options, *_COMPRESSOR_OUTPUTS))
+        if command in ("lz4", "unlz4") and len(sources) == 2 and not _has_option(options, "m", "--multiple"):
+            self.require_inside(sources[1], cwd, raw, follow=True)  # `lz4 IN OUT`
+            sources, explicit = sources[:1], True
+        keeps = command in _KEEPS_SOURCE or _has_option(options, "k", "--keep")
+        if explicit and keeps and not _has_option(options, "", "--rm"):
+            return  # the sources are only read
+        for source in sources:  # replaced or removed, the output written beside it
+            self.require_inside(source, cwd, raw, follow=False)
+
+    def check_file_writer(self, command: str, args: list[str], cwd: Path | None, raw: str, level: int) -> None:
+        """``split``, ``csplit``, ``zip``, ``dos2unix`` and ``perl -i``: the files they write are named as arguments."""
+        if command == "perl":
+            for path in _perl_in_place(args):
+                self.require_inside(path, cwd, raw, follow=True)
+            return
+        valued = {
+            "split": _SPLIT_VALUE_OPTIONS,
+            "csplit": _CSPLIT_VALUE_OPTIONS,
+            "zip": _ZIP_VALUE_OPTIONS,
+        }.get(command, _DOS2UNIX_VALUE_OPTIONS)
+        options, operands = _split_options(args, valued)
+        if command == "split":
+            filters = _option_values(options, "--filter")
+            for line in filters:
+                self.check(line, cwd, level + 1)  # run by the shell for each piece, instead of writing it
+            if not filters:  # `split FILE PREFIX` writes PREFIXaa, PREFIXab, …; the prefix is `x`
+                self.require_inside((operands[1] if len(operands) > 1 else "x") + "aa", cwd, raw, follow=False)
+        elif command == "csplit":
+            prefixes = _option_values(options, "-f", "--prefix") or ["xx"]
+            self.require_inside(prefixes[-1] + "00", cwd, raw, follow=False)
+        elif command == "zip":
+            outputs = _option_values(options, "-O", "--output-file") + operands[:1]
+            for output in outputs:
+                if output != "-":
+                    self.require_inside(output, cwd, raw, follow=True)
+            if _has_option(options, "m", "--move"):
+                for moved in operands[1:]:  # deleted once they are in the archive
+                    self.require_inside(moved, cwd, raw, follow=False, removes=True)
+        else:  # dos2unix, unix2dos: in place, or `-n IN OUT` pairs
+            new_files = _has_option(options, "n", "--newfile")
+            for path in operands[1::2] if new_files else operands:
+                self.require_inside(path, cwd, raw, follow=True)
 
     # -- links, copies and moves ---------------------------------------------------------------
 
@@ -1376,10 +1661,7 @@ class _Policy:
 
     # -- git -----------------------------------------------------------------------------------
 
-    def check_git(
-        self, args: list[str], cwd: Path | None, raw: str, level: int = 0, aliases: dict[str, str] | None = None
-    ) -> None:
-        aliases = dict(aliases or {})
+    def check_git(self, args: list[str], cwd: Path | None, raw: str, level: int = 0) -> None:
         settings: list[tuple[str, str | None]] = []
         i = 0
         while i < len(args) and args[i].startswith("-"):
@@ -1403,21 +1685,19 @@ class _Policy:
             elif name == "--config-env":
                 settings.append((value.partition("=")[0], None))
             i += 1
-        aliases.update(self.check_git_settings(settings, cwd, raw, level))
+        self.check_git_settings(settings, cwd, raw, level)
         if i >= len(args):
             return
         sub, rest = args[i], args[i + 1 :]
-        if sub in aliases and level <= _MAX_NESTING:
-            body = aliases.pop(sub)  # git refuses an alias that expands to itself
-            if body.startswith("!"):  # a shell command, given the remaining arguments
-                self.check(body[1:] + " " + shlex.join(rest), cwd, level + 1)
-            else:
-                try:
-                    expansion = shlex.split(body)
-                except ValueError:
-                    expansion = body.split()
-                self.check_git(expansion + rest, cwd, raw, level + 1, aliases)
-            return
+        if sub not in _GIT_COMMANDS:
+            # git runs an alias (`[alias] p = push`, `x = !rm -rf ~`) only for a name that is not one of
+            # its commands, and the aliases are in configuration files the policy does not read.
+            shown = sub.replace("$__SUBST__", "$(…)").replace("$__ARITH__", "$((…))")
+            raise _Refused(
+                f"{_show(raw)} is refused: `{shown}` is not a git command the policy knows, so it could be an alias "
+                "from the user's or the repository's git configuration, which may run any command, or a name "
+                f"computed when the command runs. Write out the git command itself ({_GIT_COMMON})"
+            )
         if cwd is not None and sub not in _GIT_READ_ONLY and not self.git_may_run_in(cwd):
             raise _Refused(
                 f"{_show(raw)} runs git in `{cwd}`, outside the worktree, where it would change another repository "
@@ -1432,7 +1712,7 @@ class _Policy:
 
         for output in self.git_outputs(sub, rest):
             self.require_inside(output, cwd, raw, follow=True)
-        if sub == "push":
+        if sub in ("push", "send-pack", "http-push"):
             refuse(
                 "the harness never pushes; whether and where to push is the user's decision after the run",
                 "leave your work in the working tree; the harness commits it on its branch",
@@ -1533,6 +1813,65 @@ class _Policy:
             _, init_operands = _split_options(rest, _GIT_INIT_VALUE_OPTIONS)
             if init_operands:
                 self.require_inside(init_operands[-1], cwd, raw, follow=True)
+        else:
+            self.check_git_runners(sub, rest, cwd, level, refuse)
+
+    def check_git_runners(
+        self, sub: str, rest: list[str], cwd: Path | None, level: int, refuse: Callable[..., NoReturn]
+    ) -> None:
+        """The git commands that run a command line given to them, or run git elsewhere."""
+        if sub == "bisect":
+            operands = _split_options(rest)[1]
+            reads: tuple[list[str], ...] = ([], ["log"], ["view"], ["visualize"], ["terms"], ["help"])
+            if operands[:1] not in reads and operands != ["reset"]:
+                refuse(
+                    "`git bisect` checks out other commits in the worktree (and `git bisect run` runs a command "
+                    "at each); the harness manages the branch",
+                    "to find where something changed, read `git log -p -- PATH` or `git show REV:PATH`; to leave a "
+                    "bisection, `git bisect reset`",
+                )
+        elif sub == "submodule":
+            words = list(rest)
+            while words and words[0].startswith("-"):  # `git submodule --quiet foreach …`
+                words.pop(0)
+            if words[:1] == ["foreach"]:
+                run = words[1:]
+                while run and run[0] in ("--recursive", "-q", "--quiet"):
+                    run.pop(0)
+                # One word is run by the shell, more as a command; judged from the worktree, which is above
+                # every submodule, so a path that leaves a submodule leaves the worktree from here too.
+                self.check(run[0] if len(run) == 1 else shlex.join(run), cwd, level + 1)
+        elif sub == "difftool":
+            options, _ = _split_options(rest, _set("-x --extcmd -t --tool"))
+            for command in _option_values(options, "-x", "--extcmd"):
+                self.check(command, cwd, level + 1)  # run with the two versions' file names
+        elif sub == "grep":
+            options, _ = _split_options(rest, _GIT_GREP_VALUE_OPTIONS, ("-O",))
+            for option in options:
+                if option.startswith("--open"):  # `--open-files-in-pager=CMD`
+                    pager = option.partition("=")[2]
+                elif option.startswith("-") and not option.startswith("--") and "O" in option:
+                    pager = option[option.index("O") + 1 :]  # `-OCMD`, `-iOCMD`
+                else:
+                    continue
+                if pager:  # without one, git uses the pager (`core.pager`, judged with `-c`)
+                    self.check(pager, cwd, level + 1)
+        elif sub in ("archive", "fetch-pack"):
+            options, _ = _split_options(rest, _set("--exec --upload-pack --remote -o --output --prefix --format"))
+            for command in _option_values(options, "--exec", "--upload-pack"):
+                self.check(command, cwd, level + 1)  # run as a command line when the remote is a local path
+        elif sub == "for-each-repo":
+            refuse(
+                "`git for-each-repo` runs git in the repositories a configuration setting lists, such as the "
+                "user's checkout",
+                "run git in the worktree (your commands start there)",
+            )
+        elif sub == "send-email":
+            refuse(
+                "the harness never sends patches by mail, and `git send-email` runs the commands its options "
+                "name; sending is the user's decision after the run",
+                "leave your work in the working tree; the harness commits it on its branch",
+            )
 
     def git_may_run_in(self, cwd: Path) -> bool:
         """Whether git may change the repository it finds from ``cwd``: the worktree, or the sandbox's /tmp."""
@@ -1555,20 +1894,21 @@ class _Policy:
 
     def check_git_settings(
         self, settings: list[tuple[str, str | None]], cwd: Path | None, raw: str, level: int
-    ) -> dict[str, str]:
-        """The one-off ``git -c NAME=VALUE`` settings; returns the aliases they define.
+    ) -> None:
+        """The one-off ``git -c NAME=VALUE`` settings.
 
         A ``-c`` lasts for one command, so most settings are harmless. Three kinds are not:
         settings that re-point git at other files or repositories (``core.worktree``, ``include.path``,
         ``includeIf.*.path``, allowing ``ext::`` transports, which run commands) are refused; hooks
         (``core.hooksPath``) are refused unless turned off with ``/dev/null``, since git would run
         scripts for this command that the policy cannot read; and settings whose value git runs as a
-        command line (``alias.*`` with ``!``, ``core.pager``, ``core.editor``, ``core.sshCommand``,
-        ``core.fsmonitor``, ``diff.external``, filters, …) are read like ``bash -c``, so
-        ``-c core.pager=cat`` passes and ``-c alias.p=push`` is refused like ``git push``. A value from
-        the environment (``--config-env``) cannot be read, so those kinds are refused there.
+        command line (``core.pager``, ``core.editor``, ``core.sshCommand``, ``core.fsmonitor``,
+        ``diff.external``, filters, …) are read like ``bash -c``, so ``-c core.pager=cat`` passes and
+        ``-c core.pager='rm -rf ~'`` does not. Aliases (``-c alias.x=…``) are refused: the command can be
+        written out instead, and an alias reaches further than it looks (``!`` runs a shell command, its
+        name matches case-insensitively, ``help.autocorrect`` runs a near miss). A value from the
+        environment (``--config-env``) cannot be read, so those kinds are refused there.
         """
-        aliases: dict[str, str] = {}
         for key, value in settings:
             parts = key.split(".")
             if len(parts) < 2:
@@ -1582,7 +1922,12 @@ class _Policy:
                 or (name == "protocol.allow" and value == "always")
             )
             hooks = name == "core.hookspath"
-            runs = section == "alias" or bool(_GIT_COMMAND_SETTINGS.match(name))
+            runs = bool(_GIT_COMMAND_SETTINGS.match(name))
+            if section == "alias":
+                raise _Refused(
+                    f"{_show(raw)} is refused: `-c {key}=…` defines a git alias for this command, and an alias can "
+                    "run any git or shell command. Write out the command the alias stands for instead"
+                )
             if value is None and (redirects or hooks or runs):
                 raise _Refused(
                     f"{_show(raw)} is refused: `--config-env` takes the value of `{key}` from the environment, "
@@ -1600,11 +1945,8 @@ class _Policy:
                     f"{_show(raw)} is refused: `{key}` makes git run hook scripts the policy cannot read. To turn "
                     "hooks off, use `git -c core.hooksPath=/dev/null …`"
                 )
-            if section == "alias" and len(parts) == 2:
-                aliases[parts[1]] = value
-            elif runs and not (name == "core.fsmonitor" and value.lower() in _GIT_BOOLEANS):
+            if runs and not (name == "core.fsmonitor" and value.lower() in _GIT_BOOLEANS):
                 self.check(value.removeprefix("!"), cwd, level + 1)
-        return aliases
 
     def check_git_fetch(self, rest: list[str], cwd: Path | None, level: int, refuse: Callable[..., NoReturn]) -> None:
         options, operands = _split_options(rest, _GIT_FETCH_VALUE_OPTIONS)
@@ -1709,6 +2051,44 @@ class _Policy:
     def exists(self, word: str, cwd: Path | None) -> bool:
         path = self.resolve(word, cwd, follow=False)
         return path is not None and os.path.lexists(path)
+
+
+def _perl_in_place(args: list[str]) -> list[str]:
+    """The files ``perl -i`` edits in place (none without ``-i``): ``perl -pi -e CODE FILE…``,
+    ``perl -i.bak -pe CODE FILE…``, ``perl -pi SCRIPT FILE…``."""
+    in_place = code = False
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "-":
+        arg = args[i]
+        if arg == "--":
+            i += 1
+            break
+        k = 1
+        while k < len(arg):
+            letter = arg[k]
+            if letter in "eE":  # the code: the rest of the word, or the next one
+                code = True
+                if k + 1 == len(arg):
+                    i += 1
+                break
+            if letter == "I" and k + 1 == len(arg):  # `-I DIR`
+                i += 1
+                break
+            if letter in "iIMmdDxCVF":  # `-i.bak`, `-MModule`, …: the rest of the word is its value
+                in_place = in_place or letter == "i"
+                break
+            k += 1
+            if letter in "l0":  # `-l`, `-l0`, `-0777`, `-0x1F`: a number of its own
+                digits = "01234567"
+                if letter == "0" and arg[k : k + 1] in ("x", "X"):
+                    digits, k = "0123456789abcdefABCDEF", k + 1
+                while k < len(arg) and arg[k] in digits:
+                    k += 1
+        i += 1
+    if not in_place:
+        return []
+    operands = args[i:]
+    return operands if code else operands[1:]
 
 
 def _substitutions(segment: _Segment) -> list[str]:

@@ -406,9 +406,9 @@ def test_git_environment_refusals_say_what_to_do(layout: tuple[Path, Path]) -> N
         ("git maintenance register", "maintenance"),
         ("git maintenance run --task=gc", "maintenance"),
         ("git -c core.hooksPath=hooks checkout -- src/app.py", "hooks"),
-        ("git -c alias.p=push p", "never pushes"),
-        ("git -c 'alias.x=!rm -rf ~' x", OUTSIDE),
-        ("git -c 'alias.x=-c core.pager=cat push' x", "never pushes"),
+        ("git -c alias.p=push p", "alias"),
+        ("git -c 'alias.x=!rm -rf ~' x", "alias"),
+        ("git -c 'alias.x=-c core.pager=cat push' x", "alias"),
         ("git -c core.pager='rm -rf ~' log", OUTSIDE),
         ("git -c include.path=../../../evil status", "configuration"),
         ("git -c core.worktree=../../.. checkout -- .", "configuration"),
@@ -435,7 +435,6 @@ def test_git_fetch_maintenance_and_code_running_settings_are_refused(
         "git -c core.pager=cat log -1",
         "git -c color.ui=never diff",
         "git -c core.hooksPath=/dev/null checkout -- src/app.py",
-        "git -c alias.st=status st",
         "git -c core.pager='less -R' log",
         "git -c core.quotepath=off status",
         "git -c protocol.file.allow=always submodule update --init",
@@ -504,3 +503,315 @@ def test_packed_refs_are_revisions_too(fresh: tuple[Path, Path]) -> None:
     (root / "feature").write_text("x\n")
     assert_refused("git checkout feature", fresh, "switch the worktree")
     assert_allowed("git checkout -- feature", fresh)
+
+
+# --------------------------------------------------------------------------------------------
+# 8. git aliases: one-off ones, and the ones in configuration the policy does not read
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git -c 'alias.x=!sh -c \"rm -rf ~\"' x",
+        "git -c 'alias.X=!rm -rf ~' x",  # alias names match case-insensitively
+        "git -c ALIAS.s=status s",
+        "git --config-env=alias.x=EVIL x",
+        "git -c alias.x x",
+    ],
+)
+def test_one_off_git_aliases_are_refused(layout: tuple[Path, Path], command: str) -> None:
+    message = assert_refused(command, layout, "alias")
+    assert "Write out the command" in message or "on the command line" in message
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git p",  # `[alias] p = push` in ~/.gitconfig
+        "git P",  # aliases match case-insensitively, git's own commands do not
+        "git co main",
+        "git st",
+        "git -c help.autocorrect=immediate psuh",  # autocorrect would run `push`
+        "git $(echo push)",
+        "git $SUB",
+        "git lfs install",  # not a git command: installs hooks in the shared repository
+        "bash -c 'git x'",
+    ],
+)
+def test_git_subcommands_the_policy_does_not_know_are_refused(layout: tuple[Path, Path], command: str) -> None:
+    message = assert_refused(command, layout, "not a git command the policy knows")
+    assert "alias" in message and "`git status`" in message  # why, and what to run instead
+
+
+def test_an_unknown_git_subcommand_is_named_readably(layout: tuple[Path, Path]) -> None:
+    message = assert_refused("git $(echo push) origin", layout, "`$(…)` is not a git command")
+    assert "__SUBST__" not in message
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git status",
+        "git -c color.ui=never status",
+        "git --no-pager log -1",
+        "git -P show HEAD",
+        "git stage src/app.py",
+        "git help log",
+        "git version",
+        "git --version",
+        "git whatchanged -1",
+        "git range-diff HEAD~1 HEAD HEAD",
+        "git rev-parse --show-toplevel && git ls-files && git cat-file -p HEAD",
+        "git blame src/app.py; git shortlog -sn; git describe --tags",
+        "git mv src/app.py src/main.py && git rm --cached data.txt && git restore --staged .",
+        "git apply --check fix.diff",
+        "git sparse-checkout list",
+    ],
+)
+def test_git_commands_the_policy_knows_pass(layout: tuple[Path, Path], command: str) -> None:
+    assert_allowed(command, layout)
+
+
+# --------------------------------------------------------------------------------------------
+# 9. Brace expansion
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "rm -rf {..,x}/../x",  # `../../x` once expanded; as one word it would stay inside
+        "{r,}m -rf /x",  # `rm m -rf /x`
+        "{rm,-rf,~}",
+        "rm -rf ~{,/.ssh}",
+        "rm -rf {src,~/.ssh}",
+        "touch {a,b,../../escaped}",
+        "echo x > {/etc/passwd,}",  # one word once the empty one is dropped
+        "rm -rf x{a,b{c,../../../d}}",
+        "rm -rf {x,..}",
+        "rm -rf {.,..}{.,/}",
+        "mv src/app.py {src,..}/x",
+        "GIT_PAGER={rm,-rf,~} git log",  # not expanded in the assignment, but git runs it with a shell
+        "bash -c 'rm -rf {~,x}'",
+        "eval rm -rf {~,x}",
+    ],
+)
+def test_brace_words_are_judged_as_bash_expands_them(layout: tuple[Path, Path], command: str) -> None:
+    assert_refused(command, layout, OUTSIDE)
+
+
+@pytest.mark.parametrize(
+    ("command", "fragment"),
+    [
+        ("git {push,}", "never pushes"),
+        ("echo {git,push} | sh", "never pushes"),
+        ("{git,reset} --hard HEAD~1", "move the branch"),
+        ("git reset --hard HEAD~{1,2}", "move the branch"),
+        ("rm -rf {.git,x}", "`.git`, which the harness manages"),
+        ("{sudo,} rm -rf build", "other privileges"),
+    ],
+)
+def test_brace_words_make_commands_too(layout: tuple[Path, Path], command: str, fragment: str) -> None:
+    assert_refused(command, layout, fragment)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "mkdir -p src/{a,b}/tests && touch src/{a,b}/tests/__init__.py",
+        "cp src/app.py{,.bak}",
+        "mv src/{app,main}.py",
+        "rm -rf {build,dist}",
+        "for i in {1..1000}; do echo $i > out$i.txt; done",
+        "echo {1..100000} | wc -w",  # a bare number sequence is judged by its ends
+        "printf '%s\\n' {a..z} {01..10..3}",
+        "cat {/etc/passwd,/etc/hostname}",  # reading outside is fine
+        "cat ~/{.bashrc,.profile}",
+        "rm -rf '{..,x}'/x \\{..,x\\}/x",  # quoted or escaped: one literal word
+        'echo "{a,../../b}" > out.txt',
+        "find . -name '*.pyc' -exec rm {} +",
+        "awk '{print $1}' data.txt",
+        "docker ps --format {{.Names}}",
+        "echo ${HOME,,} ${X:-{a,../../b}}",  # parameter expansion, not brace expansion
+        "git stash list && git log @{-1}..HEAD && git show stash@{0}",
+        "git diff HEAD@{1}",
+        "{ echo a; echo b; } > out.txt",
+        "X={..,x}/../x; echo $X",  # not expanded in an assignment
+        "cat <<< {a,../../b}",
+    ],
+)
+def test_ordinary_brace_words_pass(layout: tuple[Path, Path], command: str) -> None:
+    assert_allowed(command, layout)
+
+
+def test_brace_expansion_too_large_to_judge_is_refused(layout: tuple[Path, Path]) -> None:
+    message = assert_refused("touch f{a..z}{a..z}{a..z}", layout, "brace expansion")
+    assert "write the names out" in message
+    assert_refused("touch x{1..100000}/y", layout, "too many to judge")
+    assert_allowed("touch x{1..100}/y", layout)
+
+
+# --------------------------------------------------------------------------------------------
+# 10. git commands that run a command line
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "fragment"),
+    [
+        ("git bisect run rm -rf ~", "git bisect"),
+        ("git bisect run make test", "git bisect"),
+        ("git bisect start HEAD HEAD~3", "checks out other commits"),
+        ("git bisect good", "checks out other commits"),
+        ("git bisect reset HEAD~3", "checks out other commits"),
+        ("git submodule foreach 'rm -rf ~'", OUTSIDE),
+        ("git submodule foreach rm -rf ~/.ssh", OUTSIDE),
+        ("git submodule --quiet foreach --recursive 'git push'", "never pushes"),
+        ("git submodule foreach 'cd ../.. && git reset --hard'", "outside the worktree"),
+        ("git rebase --exec 'rm -rf ~' HEAD~1", "rewrites or moves"),
+        ("git rebase -x true HEAD~1", "rewrites or moves"),
+        ("git -c core.sshCommand='rm -rf ~' fetch", OUTSIDE),
+        ("GIT_SSH_COMMAND='rm -rf ~' git fetch", OUTSIDE),
+        ("git difftool -x 'rm -rf ~' HEAD", OUTSIDE),
+        ("git difftool --extcmd='rm -rf ~'", OUTSIDE),
+        ("git difftool -y --extc 'rm -rf ~'", OUTSIDE),
+        ("git -c difftool.x.cmd='rm -rf ~' difftool -t x", OUTSIDE),
+        ("git grep -O'rm -rf ~' VALUE", OUTSIDE),
+        ("git grep -iO'rm -rf ~' VALUE", OUTSIDE),
+        ("git grep --open-files-in-pager='rm -rf ~' VALUE", OUTSIDE),
+        ("git archive --remote=. --exec='rm -rf ~' HEAD", OUTSIDE),
+        ("git fetch-pack --upload-pack='rm -rf ~' . HEAD", OUTSIDE),
+        ("git -c x.repo=../../.. for-each-repo --config=x.repo reset --hard", "for-each-repo"),
+        ("git send-email --to-cmd='rm -rf ~' HEAD~1", "sends patches by mail"),
+        ("git send-pack . HEAD:main", "never pushes"),
+        ("git fast-import < dump", "rewrites or moves"),
+    ],
+)
+def test_git_commands_that_run_commands_are_judged_or_refused(
+    layout: tuple[Path, Path], command: str, fragment: str
+) -> None:
+    assert_refused(command, layout, fragment)
+
+
+def test_git_bisect_refusal_says_what_to_do(layout: tuple[Path, Path]) -> None:
+    message = assert_refused("git bisect start", layout, "the harness manages the branch")
+    assert "`git log -p -- PATH`" in message and "`git bisect reset`" in message
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git bisect log",
+        "git bisect reset",
+        "git bisect terms",
+        "git submodule update --init --recursive",
+        "git submodule status",
+        "git submodule foreach git status",
+        "git submodule foreach 'git log -1 && rm -rf build'",
+        "git difftool -y -x 'diff -u' HEAD",
+        "git difftool --tool=vimdiff HEAD",
+        "git grep -n -e VALUE -- src",
+        "git grep -O VALUE",  # the pager from the configuration
+        "git grep -Ovim VALUE",
+        "git archive --format=tar HEAD > a.tar",
+        "git -c core.sshCommand='ssh -o BatchMode=yes' fetch",
+        "git rebase --abort",
+    ],
+)
+def test_git_commands_that_run_harmless_commands_pass(layout: tuple[Path, Path], command: str) -> None:
+    assert_allowed(command, layout)
+
+
+# --------------------------------------------------------------------------------------------
+# 11. Compressors and other writers of the files they are given
+# --------------------------------------------------------------------------------------------
+
+IN_PLACE_OUT = [
+    "gzip ~/.bashrc",  # replaced by ~/.bashrc.gz
+    "gzip -k ~/.bashrc",  # ~/.bashrc.gz is written next to it
+    "gzip -9r ../",
+    "gunzip ~/x.gz",
+    "bzip2 ~/.bashrc",
+    "bunzip2 -f ../x.bz2",
+    "xz -T0 ~/.bashrc",
+    "xz --threads 2 ~/.bashrc",
+    "unxz ../x.xz",
+    "lzma ~/.bashrc",
+    "zstd ~/.bashrc",
+    "zstd --rm -q ~/.bashrc",
+    "zstd -d ~/a.zst -o a --rm",
+    "zstd -o ~/out.zst data.txt",
+    "zstd --output-dir-flat ~ data.txt",
+    "lz4 ~/.bashrc",
+    "lz4 data.txt ~/out.lz4",
+    "find ~ -name '*.log' -exec gzip {} \\;",
+    "split -l 100 data.txt ../part-",
+    "cd ~ && split -b 1M big.bin",
+    "split -n 2 --filter='rm -rf ~' data.txt",
+    "csplit -f ../x data.txt 2",
+    "csplit --prefix=$HOME/x data.txt 2",
+    "truncate -s0 ~/.bashrc",
+    "truncate --size=0 ../x",
+    "shred ~/.bashrc",
+    "shred -u -n1 ../x",
+    "ln -s ~/.bashrc b && shred b",  # shred overwrites what the link points to
+    "install run.sh ~/bin/run",
+    "install -m755 -D run.sh ../bin/run",
+    "ln -f src/app.py ../x",
+    "ln -sf src/app.py ~/.bashrc",
+    "cat data.txt | sponge ~/.bashrc",
+    "dos2unix ~/.bashrc",
+    "unix2dos -n data.txt ~/out.txt",
+    "zip -r ../out.zip src",
+    "zip -m out.zip ~/.bashrc",  # moved into the archive: deleted
+    "perl -pi -e 's/a/b/' ~/.bashrc",
+    "perl -i.bak -pe 's/a/b/' ../x",
+    "perl -pie 's/a/b/' ~/.bashrc",  # `-ie`: the backup suffix is `e`, the code a script file
+]
+
+
+@pytest.mark.parametrize("command", IN_PLACE_OUT)
+def test_writers_of_the_files_they_are_given_are_refused_outside(layout: tuple[Path, Path], command: str) -> None:
+    message = assert_refused(command, layout, OUTSIDE)
+    assert "Use a path inside it" in message
+
+
+IN_PLACE_IN = [
+    "gzip data.txt && gunzip data.txt.gz",
+    "gzip -9 -k data.txt",
+    "gzip -r .",
+    "gzip -c ~/.bashrc > bashrc.gz",
+    "gzip -dc ~/x.gz | head",
+    "gunzip -t ~/x.gz; gzip -l ~/x.gz",
+    "cat ~/.bashrc | gzip > x.gz",
+    "zcat ~/x.gz | head; bzcat ~/x.bz2 | head; xzcat ~/x.xz | head",
+    "xz -dk data.txt.xz",
+    "zstd -d ~/a.zst -o a",
+    "zstd -c ~/.bashrc | wc -c",
+    "zstd -19 --long=27 data.txt",
+    "lz4 ~/in.txt out.lz4",
+    "find . -name '*.log' -exec gzip {} \\;",
+    "split -l 100 data.txt parts/p-",
+    "split -b 1M ~/big.bin",  # the pieces land in the worktree
+    "split -n 2 --filter='gzip > $FILE.gz' data.txt",
+    "csplit data.txt 2",
+    "truncate -s0 data.txt",
+    "shred -u data.txt",
+    "install -m 755 -D run.sh build/bin/run",
+    "ln -f src/app.py app-link.py",
+    "sort data.txt | sponge data.txt",
+    "dos2unix data.txt",
+    "dos2unix -n ~/in.txt out.txt",
+    "zip -r out.zip src -x '*.pyc'",
+    "zip -q -r dist.zip ~/docs",
+    "perl -pi -e 's/a/b/' src/app.py",
+    "perl -ne 'print if /x/' ~/.bashrc",
+    "perl -lane 'print $F[0]' ~/.bashrc",
+    "perl -e 'print 1'",
+]
+
+
+@pytest.mark.parametrize("command", IN_PLACE_IN)
+def test_writers_of_files_inside_and_readers_of_files_outside_pass(layout: tuple[Path, Path], command: str) -> None:
+    assert_allowed(command, layout)
