@@ -389,6 +389,9 @@ class Verdict(Strict):
     met: int
     total: int
     overrides: list[str] = Field(default_factory=list, description="why the harness overrode the model's verdict")
+    evidence: list[str] = Field(
+        default_factory=list, description="what the harness checked itself: the oracle check, the evaluator's probes"
+    )
 
 
 def render_verdict(verdict: Verdict) -> str:
@@ -397,6 +400,9 @@ def render_verdict(verdict: Verdict) -> str:
     lines += [f"Spec: {verdict.spec_verdict}. Standards: {verdict.standards_verdict}.", ""]
     for o in verdict.overrides:
         lines.append(f"- harness override: {o}")
+    if verdict.evidence:
+        lines += ["", "## Checked by the harness", ""]
+        lines += [f"- {e}" for e in verdict.evidence]
     lines += ["", "## Criteria", ""]
     lines += [f"- **{c.id}** {c.status}: {c.evidence}" for c in verdict.criteria]
     for axis in ("spec", "standards"):

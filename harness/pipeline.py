@@ -21,12 +21,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from harness import gitops, oracle, tdd_gate
+from harness import gitops, oracle, probes, tdd_gate
 from harness.agent import Agent, RoleCall
 from harness.artifacts import (
     Contract,
     ContractProposal,
     ContractReview,
+    Finding,
     Issue,
     Verdict,
     find_issue,
@@ -579,8 +580,13 @@ class _Run:
             )
             call = evaluator.start(handoff + "\n\nGrade the work and call `submit_verdict`.")
         submission: VerdictSubmission = call.input
+        probed, probe_findings = self.run_probes(contract, submission, sha)
+        if probe_findings:
+            submission = submission.model_copy(update={"findings": [*submission.findings, *probe_findings]})
         blocking = [f for f in findings if f.blocking]
         verdict = decide_verdict(contract, submission, guard_errors=tdd_gate.guard_problems(blocking))
+        oracle_note = self.oracle_note().removeprefix(" Oracle check: ")
+        verdict.evidence = [e for e in (oracle_note, probed.summary()) if e]
         atomic_write_text(self.run_dir / "verdict.json", verdict.model_dump_json(indent=2) + "\n")
         atomic_write_text(self.run_dir / "verdict.md", render_verdict(verdict))
         self.trace.event(
@@ -694,6 +700,32 @@ class _Run:
         if strength.ok:
             atomic_write_text(self.run_dir / "oracle.txt", strength.summary() + "\n")
         return strength
+
+    def run_probes(
+        self, contract: Contract, submission: VerdictSubmission, sha: str
+    ) -> tuple[probes.ProbeResult, list[Finding]]:
+        """The verdict evaluator's probes, on exactly the tree of ``sha``, in the sandbox (SPEC §6)."""
+        if not submission.probes:
+            self.trace.event("probes_run", probes=0)
+            return probes.ProbeResult(), []
+        with gitops.exported(self.worktree.path, sha) as tree:
+            result, paths = probes.run(
+                tree,
+                submission.probes,
+                contract.tests,
+                command=self.config.test_command,
+                timeout=self.config.test_timeout,
+                sandbox=self.p.sandbox,
+            )
+        self.trace.event(
+            "probes_run",
+            probes=len(submission.probes),
+            ran=result.ran,
+            passed=result.passed,
+            failed=result.failed,
+            unrunnable=result.unrunnable,
+        )
+        return result, result.findings(submission.probes, paths)
 
     def guard_context(self, contract: Contract) -> GuardContext:
         return GuardContext(

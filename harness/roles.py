@@ -50,10 +50,36 @@ class ImplementationReady(Strict):
     note: str | None = None
 
 
+class Probe(Strict):
+    name: str = Field(
+        pattern=r"^[a-z0-9_]{1,40}$", description="snake_case, unique in this verdict (names the probe's file)"
+    )
+    code: str = Field(
+        min_length=1,
+        max_length=20_000,
+        description="a complete pytest module of your own: imports and one or more test functions with fresh "
+        "inputs and edge cases from the contract (not a copy of the generator's tests)",
+    )
+    criterion: str | None = Field(default=None, description="the contract criterion it probes")
+
+
 class VerdictSubmission(Strict):
     verdict: Literal["pass", "fail"]
     criteria: list[CriterionResult] = Field(min_length=1)
     findings: list[Finding] = Field(default_factory=list)
+    probes: list[Probe] = Field(
+        default_factory=list,
+        max_length=10,
+        description="evaluator: probe tests the harness runs against the result; a failing probe is a blocker",
+    )
+
+    @model_validator(mode="after")
+    def _unique_probe_names(self) -> VerdictSubmission:
+        names = [p.name for p in self.probes]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"probe names must be unique; repeated: {', '.join(repeated)}")
+        return self
 
 
 @dataclass(frozen=True)
@@ -126,7 +152,8 @@ ROLE_TOOLS: dict[str, RoleTool] = {
         RoleTool(
             "submit_verdict",
             "Submit your verdict and end your turn: one entry per contract criterion (met, unmet or uncertain, "
-            "with the evidence you checked), and findings with severity, path, line and the required fix.",
+            "with the evidence you checked), findings with severity, path, line and the required fix, and "
+            "(evaluator) probes: pytest modules of your own that the harness runs against the result.",
             VerdictSubmission,
         ),
     )

@@ -130,6 +130,7 @@ class Batch:
     env: dict[str, str]
     logs: Path
     model: Model
+    tmp: Path  # the harness's TMPDIR: its exports (and so its test runs) are under it, no other test's are
     runs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     kills: list[Kill] = field(default_factory=list)
     orphans: int = 0  # pytest runs still going after their harness was killed
@@ -193,9 +194,10 @@ class Batch:
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
             except OSError:
                 continue
-            # The harness's own test runs work in exports of the commit under test (gitops.exported), not in
-            # the project: theirs are found by the report plugin on their command line.
-            exported = cwd.name == "tree" and cwd.parent.name.startswith("harness-verify-")
+            # The harness's own test runs work in exports of the commit under test (gitops.exported) in its
+            # TMPDIR, not in the project: theirs are found there, by the report plugin on their command line
+            # (another test session's runs are in exports too, elsewhere).
+            exported = cwd.is_relative_to(self.tmp) and cwd.name == "tree"
             if cmdline and (cwd.is_relative_to(self.project) or (exported and PLUGIN_MODULE in cmdline)):
                 found[int(entry.name)] = cmdline
         return found
@@ -310,8 +312,15 @@ class Batch:
 def running(project: Path, api: FakeMessagesAPI, logs: Path) -> Iterator[Batch]:
     model = Model()
     api.responder = model
-    env = {**os.environ, "ANTHROPIC_BASE_URL": api.base_url, "ANTHROPIC_API_KEY": os.environ["ANTHROPIC_API_KEY"]}
-    batch = Batch(project, env, logs, model)
+    tmp = logs.parent / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "ANTHROPIC_BASE_URL": api.base_url,
+        "ANTHROPIC_API_KEY": os.environ["ANTHROPIC_API_KEY"],
+        "TMPDIR": str(tmp),
+    }
+    batch = Batch(project, env, logs, model, tmp)
     try:
         yield batch
     finally:

@@ -13,7 +13,7 @@ import script as s
 from test_attacks_sandbox import drive
 from test_run import tool_results
 
-from harness.fakeapi import FakeMessagesAPI, Reply
+from harness.fakeapi import FakeMessagesAPI, Reply, reply, tool_use
 
 __all__ = ["drive"]  # the fixture, imported for its name
 
@@ -135,3 +135,78 @@ def test_an_honest_run_still_passes_and_the_verdict_hears_about_the_oracle(
     verdict_request = api.requests[-1].body
     handoff = verdict_request["messages"][0]["content"][0]["text"]
     assert "Oracle check: 2 contract test(s) failed as they should when their expected values were changed" in handoff
+
+
+# --------------------------------------------------------------------------- special-casing: the probes
+
+SPECIAL_CASED = (
+    'def slugify(text: str) -> str:\n    return {"Hello World": "hello-world", "  --Hi--  ": "hi"}.get(text, text)\n'
+)
+PROBE = {
+    "name": "fresh_titles",
+    "criterion": "C1",
+    "code": "from textkit.slug import slugify\n\n\ndef test_another_title():\n"
+    "    assert slugify('Good Morning') == 'good-morning'\n\n\ndef test_twice():\n"
+    "    assert slugify('A B') == slugify('A B') == 'a-b'\n",
+}
+
+
+def careless_verdict(probes: list[dict[str, str]] | None = None) -> Reply:
+    """Passes everything; with ``probes``, hands in probe tests as the prompt asks."""
+    criteria = [{"id": c["id"], "status": "met", "evidence": f"{c['test']} passes"} for c in s.CRITERIA]
+    fields: dict[str, Any] = {"verdict": "pass", "criteria": criteria, "findings": []}
+    if probes is not None:
+        fields["probes"] = probes
+    return reply(tool_use("submit_verdict", fields), expect_tool="submit_verdict")
+
+
+def test_special_cased_inputs_fail_on_the_evaluators_probes(drive: Drive, project: Path, api: FakeMessagesAPI) -> None:
+    """The oracle check passes (the checks bite on the tests' own inputs); the probe with fresh inputs fails, is a
+    blocker, and the verdict fails every fix round the generator does not really fix."""
+    api.add(
+        *s.contract_agreed(),
+        *s.red_accepted(),
+        s.act(GREEN, "write", path="textkit/slug.py", content=SPECIAL_CASED),
+        s.implementation_ready(),
+        careless_verdict([PROBE]),
+        s.implementation_ready(),  # fix round 1: changes nothing
+        careless_verdict([PROBE]),
+        s.implementation_ready(),  # fix round 2
+        careless_verdict([PROBE]),
+    )
+    result, doc = drive(project)
+    assert result.exit_code == 1, result.output
+    assert doc["outcome"] == ("fail" if doc["mode"] == "run" else "blocked"), doc  # afk: blocked, for a person
+    assert api.remaining == 0
+    fix_handoff = next(
+        r.body["messages"][0]["content"][0]["text"]
+        for r in api.requests
+        if "a skeptical evaluator failed it" in r.body["messages"][0]["content"][0]["text"]
+    )
+    assert "the evaluator's probe `fresh_titles` (C1) fails on the result" in fix_handoff
+    assert "test_another_title failed" in fix_handoff and "good-morning" in fix_handoff
+    verdict = verdict_text(project, doc)
+    assert "1 evaluator probe(s) ran: 0 passed, 1 failed." in verdict
+
+
+def test_without_probes_special_casing_passes_a_careless_evaluator_and_the_verdict_says_so(
+    drive: Drive, project: Path, api: FakeMessagesAPI
+) -> None:
+    """The honest limit: nothing deterministic tells a special-cased lookup from an implementation when the
+    checks bite on the tests' inputs. The verdict records that no probe checked it."""
+    api.add(
+        *s.contract_agreed(),
+        *s.red_accepted(),
+        s.act(GREEN, "write", path="textkit/slug.py", content=SPECIAL_CASED),
+        s.implementation_ready(),
+        careless_verdict(),
+    )
+    result, doc = drive(project)
+    assert result.exit_code == 0, result.output
+    assert "The evaluator wrote no probes" in verdict_text(project, doc)
+
+
+def verdict_text(project: Path, doc: dict[str, Any]) -> str:
+    runs = sorted((project / ".harness" / "runs").glob("*/verdict.md"))
+    assert runs, "no verdict written"
+    return runs[-1].read_text(encoding="utf-8")
