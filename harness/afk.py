@@ -47,7 +47,7 @@ from typing import Any
 
 from dbos import DBOS, DBOSConfig, SetWorkflowID
 
-from harness import gitops, tdd_gate
+from harness import gitops, layout, tdd_gate
 from harness.artifacts import Issue, Verdict, find_issue, load_issue, set_issue_fields
 from harness.batch_models import TERMINAL, BatchState, CommitInfo, IssueProgress
 from harness.config import Config, load_config
@@ -128,11 +128,11 @@ def batch_id_for(day: datetime) -> str:
 
 
 def issue_branch(batch: str, issue: Issue) -> str:
-    return f"harness/{batch}-{issue.id}-{issue.slug}"
+    return layout.afk_branch(batch, issue.id, issue.slug)
 
 
 def issue_worktree(harness_dir: Path, batch: str, issue: Issue) -> Path:
-    return harness_dir / "worktrees" / f"{batch}-{issue.id}-{issue.slug}"
+    return harness_dir / "worktrees" / layout.afk_worktree_name(batch, issue.id, issue.slug)
 
 
 def lander_worktree(harness_dir: Path, batch: str) -> Path:
@@ -918,7 +918,7 @@ def open_batch(repo: Path, options: AfkOptions) -> tuple[Runtime, BatchState, Pa
             f"no AFK issue in `todo` in {harness_dir / 'issues'}: nothing for a batch to do",
             hint="write issues (`harness plan`), or set `status: todo` on the ones to run",
         )
-    integration = options.integration or f"harness/{batch}"
+    integration = options.integration or layout.integration_branch(batch)
     base = gitops.head(root)
     if options.remote is not None:
         gitops.check_remote(root, options.remote)

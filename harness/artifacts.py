@@ -59,7 +59,9 @@ class Issue(Strict):
 
     @property
     def branch(self) -> str:
-        return f"harness/{self.id}-{self.slug}"
+        from harness.layout import run_branch
+
+        return run_branch(self.id, self.slug)
 
     @model_validator(mode="after")
     def _needs_criteria(self) -> Issue:

@@ -592,11 +592,13 @@ def _run_guard(base: str | None, head: str | None, contract: Path | None, repo: 
     from harness.settings import guard_settings
 
     root = find_root(repo)
-    harness_dir, protected_paths = guard_settings(root)
-    contract_file = _guard_contract_file(root, harness_dir, contract)
-    terms = _guard_contract_terms(root, contract_file) if contract_file else {}
     base_sha = resolve(root, base if base is not None else default_base(root))
     head_sha = resolve(root, head) if head is not None else None
+    # The rules a change is judged by come from its base: a change cannot switch off a guard for itself
+    # (`protected_paths = []` in the harness.toml or pyproject.toml it edits).
+    harness_dir, protected_paths = guard_settings(root, base_sha)
+    contract_file = _guard_contract_file(root, harness_dir, contract, head)
+    terms = _guard_contract_terms(root, contract_file) if contract_file else {}
     changes = collect_changes(root, base_sha, head_sha)
     findings = check(changes, GuardContext(protected_paths=protected_paths, harness_dir=harness_dir, **terms))
 
@@ -629,12 +631,12 @@ def _run_guard(base: str | None, head: str | None, contract: Path | None, repo: 
     return EXIT_FAIL if errors else 0
 
 
-def _guard_contract_file(root: Path, harness_dir: str, option: Path | None) -> Path | None:
+def _guard_contract_file(root: Path, harness_dir: str, option: Path | None, head: str | None) -> Path | None:
     """``--contract FILE`` (relative to the current directory, else to the repo root), or the contract of the
-    issue whose branch (``harness/<id>-<slug>``) is checked out, when it exists."""
-    import re
-
-    from harness.guard.gitdiff import current_branch
+    issue whose branch is ``--head`` (when it names a branch) or is checked out: a run branch
+    (``harness/<id>-<slug>``) or an afk branch (``harness/<batch>-<id>-<slug>``), when the contract exists."""
+    from harness import layout
+    from harness.guard.gitdiff import current_branch, is_branch
 
     if option is not None:
         candidates = [option] if option.is_absolute() else [option, root / option]
@@ -645,9 +647,10 @@ def _guard_contract_file(root: Path, harness_dir: str, option: Path | None) -> P
             f"{option}: contract file not found",
             hint=f"pass an existing contract file, e.g. --contract {harness_dir}/contracts/001.md",
         )
-    match = re.fullmatch(r"harness/([A-Za-z0-9_.]+)(?:-.*)?", current_branch(root) or "")
-    if match:
-        path = root / harness_dir / "contracts" / f"{match.group(1)}.md"
+    branch = head if head is not None and is_branch(root, head) else current_branch(root)
+    issue = layout.linked_issue(branch, layout.known_issues(root / harness_dir))
+    if issue is not None:
+        path = root / layout.contract_file(harness_dir, issue)
         if path.is_file():
             return path
     return None

@@ -61,6 +61,16 @@ class Gate(_Section):
         description="after green, change each contract test's expected values in a copy and run it again; "
         "a test that still passes is refused (docs/oracle.md)",
     )
+    mutation_check: bool = Field(
+        True, description="before the verdict, run mutants of the changed source lines against the contract tests"
+    )
+    max_mutants: int = Field(20, ge=1, le=500, description="mutants per verdict, spread over the changed lines")
+    min_mutation_score: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="fail the verdict when fewer than this share of the mutants are killed (off when unset)",
+    )
 
 
 class Budget(_Section):
@@ -139,6 +149,9 @@ max_added_files = {limits.max_added_files}
 
 [gate]
 oracle_check = {str(gate.oracle_check).lower()}    # refuse green when a test passes with its expected values changed
+mutation_check = {str(gate.mutation_check).lower()}  # mutants of the changed lines, shown to the verdict evaluator
+max_mutants = {gate.max_mutants}
+# min_mutation_score = 0.6   # fail the verdict below this share of killed mutants (off by default)
 
 [budget]
 max_cost_per_issue = {budget.max_cost_per_issue}      # USD, checked before every model call

@@ -75,6 +75,18 @@ def describe(event: dict[str, Any]) -> str | None:
         bad = [t for t in event["tests"] if not t["ok"]]
         first = bad[0]["nodeid"] + ": " + bad[0]["reason"] if bad else event["problems"][0]
         return f"green REJECTED: {first[:200]}"
+    if kind == "oracle_checked":
+        return _oracle_line(event)
+    if kind == "mutation_checked":
+        if not event["mutants"]:
+            return f"mutation check: no mutants ({event['skipped']})"
+        survived = event["survived"]
+        line = f"mutation check: {event['killed']}/{event['mutants']} mutants killed ({event['duration']:.1f}s)"
+        return line + (f"; survivors: {'; '.join(survived[:3])}" if survived else "")
+    if kind == "probes_run":
+        if not event["probes"]:
+            return "probes: the evaluator wrote none"
+        return f"probes: {event['ran']} ran, {len(event['failed'])} failed ({', '.join(event['failed']) or 'none'})"
     if kind == "commit":
         return f"commit {event['sha'][:10]} {event['subject']}"
     if kind == "verdict":
@@ -89,6 +101,20 @@ def describe(event: dict[str, Any]) -> str | None:
     if kind in ("reminder", "agent_failed", "api_error"):
         return f"{event['agent']}: {event.get('reason') or event.get('error') or event.get('text')}"
     return None
+
+
+def _oracle_line(event: dict[str, Any]) -> str:
+    took = f"{event['perturbations']} perturbation(s), {event['duration']:.1f}s"
+    if event["ok"]:
+        weak = f"; weak: {', '.join(event['weak'])}" if event["weak"] else ""
+        passed = len(event["checked"])
+        return f"oracle check: {passed} contract test(s) fail when their expected values change ({took}){weak}"
+    first = (
+        f"{event['survived'][0]['test']} still passes when {event['survived'][0]['change']}"
+        if event["survived"]
+        else (event["unreached"] + event["divergent"])[0]
+    )
+    return f"oracle check REJECTED green: {first[:200]} ({took})"
 
 
 class RunDisplay:

@@ -199,6 +199,23 @@ def diff(worktree: Path, base: str, rev: str) -> str:
     return run_git(worktree, "diff", "--no-color", "--no-ext-diff", "--no-textconv", base, rev, "--")
 
 
+def changed_lines(worktree: Path, base: str, rev: str) -> dict[str, set[int]]:
+    """Path → the line numbers (in ``rev``) of lines added or changed since ``base``, for files that exist in
+    ``rev``."""
+    out = run_git(worktree, "diff", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", base, rev)
+    lines: dict[str, set[int]] = {}
+    current: set[int] | None = None
+    for line in out.splitlines():
+        if line.startswith("+++ "):
+            name = line[4:]
+            current = lines.setdefault(name[2:], set()) if name.startswith("b/") else None
+        elif line.startswith("@@") and current is not None:
+            added = line.split("+", 1)[1].split(" ", 1)[0]
+            start, _, count = added.partition(",")
+            current.update(range(int(start), int(start) + (int(count) if count else 1)))
+    return {path: found for path, found in lines.items() if found}
+
+
 def commit_subjects(worktree: Path, base: str) -> list[tuple[str, str]]:
     """(sha, subject) of the worktree's commits since ``base``, oldest first."""
     out = run_git(worktree, "log", "--reverse", "--format=%H %s", f"{base}..HEAD", "--")

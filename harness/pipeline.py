@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from harness import gitops, oracle, probes, tdd_gate
+from harness import gitops, mutation, oracle, probes, tdd_gate
 from harness.agent import Agent, RoleCall
 from harness.artifacts import (
     Contract,
@@ -43,6 +43,7 @@ from harness.evaluation import decide_verdict
 from harness.fsutil import atomic_write_text, read_inside, write_inside
 from harness.guard import Allowance as GuardAllowance
 from harness.guard import GuardContext, GuardFinding
+from harness.guard.rules import is_test_file
 from harness.model import make_client
 from harness.prompts import system_prompt
 from harness.roles import TestReview, TestsReady, VerdictSubmission
@@ -573,7 +574,8 @@ class _Run:
         self.enter("verdict")
         sha = self.expected_head
         findings = self.guard(contract, head=sha)
-        handoff = self.verdict_handoff(contract, sha, findings)
+        mutants = self.check_mutants(contract, sha)
+        handoff = self.verdict_handoff(contract, sha, findings) + "\n\n" + mutants.summary()
         with self.throwaway(sha) as ws:
             evaluator = self.agent(
                 "evaluator", "evaluator-verdict", ["submit_verdict"], tools=READ_ONLY_TOOLS, workspace=ws
@@ -581,12 +583,13 @@ class _Run:
             call = evaluator.start(handoff + "\n\nGrade the work and call `submit_verdict`.")
         submission: VerdictSubmission = call.input
         probed, probe_findings = self.run_probes(contract, submission, sha)
+        probe_findings += _mutation_findings(mutants, self.config.gate.min_mutation_score)
         if probe_findings:
             submission = submission.model_copy(update={"findings": [*submission.findings, *probe_findings]})
         blocking = [f for f in findings if f.blocking]
         verdict = decide_verdict(contract, submission, guard_errors=tdd_gate.guard_problems(blocking))
         oracle_note = self.oracle_note().removeprefix(" Oracle check: ")
-        verdict.evidence = [e for e in (oracle_note, probed.summary()) if e]
+        verdict.evidence = [e for e in (oracle_note, probed.summary(), mutants.summary()) if e]
         atomic_write_text(self.run_dir / "verdict.json", verdict.model_dump_json(indent=2) + "\n")
         atomic_write_text(self.run_dir / "verdict.md", render_verdict(verdict))
         self.trace.event(
@@ -700,6 +703,37 @@ class _Run:
         if strength.ok:
             atomic_write_text(self.run_dir / "oracle.txt", strength.summary() + "\n")
         return strength
+
+    def check_mutants(self, contract: Contract, sha: str) -> mutation.MutationResult:
+        """Mutants of the source lines the issue changed, against the contract tests, on exactly the tree of
+        ``sha``, in the sandbox (SPEC §6). Test files and conftest.py are not mutated."""
+        if not self.config.gate.mutation_check:
+            return mutation.MutationResult(skipped="[gate] mutation_check is off")
+        changed = {
+            path: lines
+            for path, lines in gitops.changed_lines(self.worktree.path, self.worktree.base, sha).items()
+            if path.endswith(".py") and not is_test_file(path) and Path(path).name != "conftest.py"
+        }
+        with gitops.exported(self.worktree.path, sha) as tree:
+            files = {p: (tree / p).read_text("utf-8", errors="replace") for p in changed if (tree / p).is_file()}
+            candidates = mutation.mutants(files, changed, limit=self.config.gate.max_mutants)
+            result = mutation.run(
+                tree,
+                candidates,
+                contract.tests,
+                command=self.config.test_command,
+                timeout=self.config.test_timeout,
+                sandbox=self.p.sandbox,
+            )
+        self.trace.event(
+            "mutation_checked",
+            mutants=result.total,
+            killed=len(result.killed),
+            survived=[m.describe() for m in result.survived],
+            skipped=result.skipped,
+            duration=round(result.duration, 3),
+        )
+        return result
 
     def run_probes(
         self, contract: Contract, submission: VerdictSubmission, sha: str
@@ -955,6 +989,26 @@ class _Run:
             + _fenced("diff", diff)
             + "\n\nYour workspace is a throwaway copy of the result."
         )
+
+
+def _mutation_findings(result: mutation.MutationResult, minimum: float | None) -> list[Finding]:
+    """A blocker when ``[gate] min_mutation_score`` is set and the score is below it."""
+    if minimum is None or result.score is None or result.score >= minimum:
+        return []
+    first = result.survived[0]
+    return [
+        Finding(
+            severity="blocker",
+            axis="spec",
+            path=first.path,
+            line=first.line,
+            message=f"the contract tests kill {result.score:.0%} of the mutants of the changed lines, below "
+            f"[gate] min_mutation_score {minimum:.0%}; surviving: "
+            + "; ".join(m.describe() for m in result.survived[:10]),
+            required_fix="add tests (in new test files: the frozen ones stay as they are) that fail on these "
+            "changes, or remove code no criterion needs",
+        )
+    ]
 
 
 def _guard_summary(findings: list[GuardFinding]) -> str:

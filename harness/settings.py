@@ -19,23 +19,44 @@ DEFAULT_PROTECTED_PATHS = ("harness.toml", ".github/**", ".gitlab-ci.yml", ".ci/
 CONFIG_HINT = "fix or remove the key; every key and its default is listed in docs/configuration.md"
 
 
-def read_table(root: Path) -> tuple[dict[str, Any], Path | None]:
+def read_table(root: Path, rev: str | None = None) -> tuple[dict[str, Any], Path | None]:
     """The harness configuration table and the file it came from: ``harness.toml`` (the whole file),
-    else ``[tool.harness]`` in ``pyproject.toml``; ``({}, None)`` when there is neither."""
+    else ``[tool.harness]`` in ``pyproject.toml``; ``({}, None)`` when there is neither. With ``rev``, as
+    committed in that revision of the repository at ``root`` (the file then reads ``<rev>:harness.toml``)."""
+    if rev is not None:
+        return _read_table_at(root, rev)
     toml_path = root / "harness.toml"
+    pyproject = root / "pyproject.toml"
     if toml_path.is_file():
         return _read_toml(toml_path), toml_path
-    pyproject = root / "pyproject.toml"
     if pyproject.is_file():
-        tool = _read_toml(pyproject).get("tool")
-        section = tool.get("harness") if isinstance(tool, dict) else None
-        if isinstance(section, dict):
-            return section, pyproject
-        if section is not None:
-            raise UsageError(
-                f"{pyproject}: field `tool.harness`: must be a table, not {_type_name(section)}",
-                hint="write the settings under a `[tool.harness]` header, or remove `tool.harness`",
-            )
+        return _pyproject_section(_read_toml(pyproject), pyproject)
+    return {}, None
+
+
+def _read_table_at(root: Path, rev: str) -> tuple[dict[str, Any], Path | None]:
+    from harness import gitops
+
+    for name in ("harness.toml", "pyproject.toml"):
+        done = gitops.in_checkout(root, ["cat-file", "blob", f"{rev}:{name}"])
+        if done.returncode != 0:
+            continue
+        label = Path(f"{rev[:12]}:{name}")
+        data = _parse_toml(done.stdout, label)
+        return (data, label) if name == "harness.toml" else _pyproject_section(data, label)
+    return {}, None
+
+
+def _pyproject_section(document: dict[str, Any], pyproject: Path) -> tuple[dict[str, Any], Path | None]:
+    tool = document.get("tool")
+    section = tool.get("harness") if isinstance(tool, dict) else None
+    if isinstance(section, dict):
+        return section, pyproject
+    if section is not None:
+        raise UsageError(
+            f"{pyproject}: field `tool.harness`: must be a table, not {_type_name(section)}",
+            hint="write the settings under a `[tool.harness]` header, or remove `tool.harness`",
+        )
     return {}, None
 
 
@@ -46,9 +67,10 @@ def describe_source(source: Path | None) -> str:
     return f"{source}" + (" [tool.harness]" if source.name == "pyproject.toml" else "")
 
 
-def guard_settings(root: Path) -> tuple[str, tuple[str, ...]]:
-    """``harness_dir`` and ``protected_paths`` from the configuration, type-checked, defaults applied."""
-    data, source = read_table(root)
+def guard_settings(root: Path, rev: str | None = None) -> tuple[str, tuple[str, ...]]:
+    """``harness_dir`` and ``protected_paths`` from the configuration (as committed in ``rev``, when given),
+    type-checked, defaults applied."""
+    data, source = read_table(root, rev)
     harness_dir = data.get("harness_dir", DEFAULT_HARNESS_DIR)
     if not isinstance(harness_dir, str):
         raise UsageError(
@@ -66,13 +88,19 @@ def guard_settings(root: Path) -> tuple[str, tuple[str, ...]]:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: not UTF-8 text", hint="save the file as UTF-8") from exc
+        data = path.read_bytes()
     except OSError as exc:
         raise UsageError(
             f"{path}: cannot read the file: {exc.strerror or exc}", hint="make it a readable file"
         ) from exc
+    return _parse_toml(data, path)
+
+
+def _parse_toml(data: bytes, path: Path) -> dict[str, Any]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text", hint="save the file as UTF-8") from exc
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -415,7 +415,7 @@ def test_export_schemas_writes_a_json_schema_per_artifact_and_role_tool(tmp_path
     issue = json.loads((tmp_path / "issue.schema.json").read_text())
     assert {"id", "title"} <= set(issue["required"])
     verdict_tool = json.loads((tmp_path / "tool.submit_verdict.schema.json").read_text())
-    assert set(verdict_tool["properties"]) == {"verdict", "criteria", "findings"}
+    assert set(verdict_tool["properties"]) == {"verdict", "criteria", "findings", "probes"}
     propose = json.loads((tmp_path / "tool.propose_contract.schema.json").read_text())
     assert {"criteria", "out_of_scope", "notes"} <= set(propose["properties"])
     assert propose["additionalProperties"] is False

@@ -258,9 +258,21 @@ def test_guard_settings_name_the_file_and_key_of_a_wrong_type(tmp_path, toml, ke
 
 def test_invalid_configuration_is_exit_2_naming_the_file(repo):
     write(repo, {"harness.toml": "protected_paths = [\n"})
+    base = commit(repo, "broken config")
     result = guard("--repo", str(repo))
     assert result.exit_code == 2
-    assert "harness.toml: invalid TOML" in result.stderr
+    assert f"{base[:12]}:harness.toml: invalid TOML" in result.stderr
+
+
+def test_the_configuration_comes_from_the_base_so_a_change_cannot_switch_a_guard_off(repo):
+    """A change that empties `protected_paths` in the configuration it edits is still judged by the base's."""
+    write(repo, {"harness.toml": "protected_paths = []\n", ".github/workflows/ci.yml": "on: push\n"})
+    code, doc = guard_json("--repo", str(repo))
+    assert code == 1
+    assert {f["path"] for f in doc["findings"] if f["rule"] == "HG010"} >= {".github/workflows/ci.yml"}
+    write(repo, {"pyproject.toml": '[tool.harness]\nprotected_paths = []\n'})
+    code, doc = guard_json("--repo", str(repo))
+    assert code == 1 and any(f["rule"] == "HG010" for f in doc["findings"])
 
 
 # --------------------------------------------------------------------------- the command
@@ -358,6 +370,37 @@ def test_the_issue_branch_contract_is_found_by_itself(repo):
     assert result.exit_code == 0, result.output
     assert f"allowed by contract: {reason}" in result.stdout
     assert "contract: .harness/contracts/001.md" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "branch",
+    ["harness/afk-20261204-001-add-numbers", "harness/afk-20261204-2-001-add-numbers", "harness/night-run-001-x"],
+)
+def test_an_afk_branch_finds_its_issues_contract(repo, branch):
+    """afk names branches `harness/<batch>-<id>-<slug>`: the old parser read the id as `afk` and dropped the
+    contract (its frozen tests, digest and allowances) without a word."""
+    frozen = {"tests/test_calc.py": sha256(TEST_FILE)}
+    write(repo, {".harness/contracts/001.md": contract_text(frozen=frozen)})
+    commit(repo, "contract")
+    git(repo, "checkout", "-q", "-b", branch)
+    write(repo, {"tests/test_calc.py": TEST_FILE.replace("== 3", "== 3 or True")})
+    code, doc = guard_json("--repo", str(repo))
+    assert code == 1
+    assert any(f["rule"] == "HG009" and f["path"] == "tests/test_calc.py" for f in doc["findings"]), doc
+
+
+def test_head_names_the_branch_whose_contract_applies(repo):
+    """`--head BRANCH` while another branch is checked out: the contract is that branch's issue's."""
+    frozen = {"tests/test_calc.py": sha256(TEST_FILE)}
+    write(repo, {".harness/contracts/001.md": contract_text(frozen=frozen)})
+    commit(repo, "contract")
+    git(repo, "checkout", "-q", "-b", "harness/001-add-numbers")
+    write(repo, {"tests/test_calc.py": TEST_FILE.replace("== 3", "== 3 or True")})
+    commit(repo, "weaken")
+    git(repo, "checkout", "-q", "-")
+    code, doc = guard_json("--repo", str(repo), "--base", "HEAD", "--head", "harness/001-add-numbers")
+    assert code == 1
+    assert any(f["rule"] == "HG009" for f in doc["findings"]), doc
 
 
 def test_editing_a_frozen_test_fails(repo, tmp_path):
@@ -485,3 +528,40 @@ def test_the_pre_commit_hook_lets_an_honest_commit_through_and_refuses_a_skip(re
     assert cheat.returncode != 0
     assert "HG004" in cheat.stdout + cheat.stderr
     assert git(repo, "rev-parse", "HEAD").strip() == head  # nothing was committed
+
+
+# --------------------------------------------------------------------------- files that hide their tests
+
+TWO_TESTS = TEST_FILE + "\n\ndef test_add_negative():\n    assert add(-1, -2) == -3\n"
+
+
+@pytest.mark.parametrize("committed", [True, False], ids=["commit", "working-tree"])
+def test_a_test_file_re_encoded_with_a_coding_cookie_still_shows_its_removed_test(repo, committed):
+    write(repo, {"tests/test_calc.py": TWO_TESTS})
+    commit(repo, "two tests")
+    latin = "# -*- coding: latin-1 -*-\n# caf\xe9\n" + TEST_FILE
+    (repo / "tests" / "test_calc.py").write_bytes(latin.encode("latin-1"))
+    if committed:
+        commit(repo, "re-encode")
+    args = ["--base", "HEAD~1", "--head", "HEAD"] if committed else []
+    code, doc = guard_json("--repo", str(repo), *args)
+    assert code == 1
+    assert any(f["rule"] == "HG002" and "test_add_negative" in f["message"] for f in doc["findings"]), doc
+
+
+def test_a_test_file_padded_past_the_size_limit_is_a_finding(repo):
+    write(repo, {"tests/test_calc.py": TEST_FILE + "#" + "x" * 1_100_000 + "\n"})
+    code, doc = guard_json("--repo", str(repo))
+    assert code == 1
+    (finding,) = [f for f in doc["findings"] if f["rule"] == "HG023"]
+    assert finding["path"] == "tests/test_calc.py" and "larger than 1 MB" in finding["message"]
+
+
+def test_a_test_file_replaced_by_a_symlink_is_a_finding(repo):
+    write(repo, {"src/real_tests.py": TEST_FILE})
+    (repo / "tests" / "test_calc.py").unlink()
+    (repo / "tests" / "test_calc.py").symlink_to("../src/real_tests.py")
+    commit(repo, "link")
+    code, doc = guard_json("--repo", str(repo), "--base", "HEAD~1", "--head", "HEAD")
+    assert code == 1
+    assert any(f["rule"] == "HG023" and "symbolic link" in f["message"] for f in doc["findings"]), doc

@@ -82,9 +82,10 @@ BASE_TESTS = src(
 # --------------------------------------------------------------------------- the catalogue
 
 
-def test_rules_are_exactly_hg001_to_hg012_in_order() -> None:
-    assert list(RULES) == [f"HG{n:03d}" for n in range(1, 13)]
-    names = [rule.name for rule in RULES.values()]
+def test_rules_are_numbered_without_gaps_in_order() -> None:
+    assert list(RULES) == [f"HG{n:03d}" for n in range(1, len(RULES) + 1)]
+    assert RULES["HG023"].name == "test-file-unreadable"
+    names = [rule.name for rule in RULES.values()][:12]
     assert names == [
         "test-file-removed",
         "test-removed",
@@ -1239,3 +1240,94 @@ def test_five_hundred_changed_files() -> None:
     assert counts == {"HG003": 50, "HG004": 50, "HG007": 125, "HG011": 50}
     assert {f.line for f in of(findings, "HG003")} == {55}  # def test_case_10
     assert {f.line for f in of(findings, "HG007")} == {8}  # the first `return -x`
+
+
+# --------------------------------------------------------------------------- honest refactors: moved tests
+
+INTO_A_CLASS = """
+import pytest
+
+from calc import add, div
+
+
+class TestAdd:
+    def test_add(self):
+        assert add(1, 2) == 3
+        assert add(-1, 1) == 0
+
+
+class TestDivision:
+    def test_div_by_zero(self):
+        with pytest.raises(ZeroDivisionError):
+            div(1, 0)
+
+    def test_half(self):
+        assert div(1, 2) == 0.5
+"""
+
+
+def test_tests_moved_into_a_class_with_their_bodies_unchanged_are_no_removal() -> None:
+    assert check([modified(TEST, BASE_TESTS, INTO_A_CLASS)]) == []
+
+
+def test_tests_moved_to_another_file_or_renamed_with_an_extended_body_are_no_removal() -> None:
+    remaining = BASE_TESTS.split("\n\ndef test_div_by_zero")[0] + "\n"
+    moved = "import pytest\n\nfrom calc import div\n\n\ndef test_division_by_zero_raises():\n" + (
+        "    with pytest.raises(ZeroDivisionError):\n        div(1, 0)\n    assert div(4, 2) == 2\n"
+        "\n\nclass TestDiv:\n    def test_half(self):\n        assert div(1, 2) == 0.5\n"
+    )
+    assert check([modified(TEST, BASE_TESTS, remaining), added("tests/test_div.py", moved)]) == []
+    # The whole file moved into two others: no HG001 either.
+    split_add = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n    assert add(-1, 1) == 0\n"
+    split = [deleted(TEST, BASE_TESTS), added("tests/test_div.py", moved), added("tests/test_add.py", split_add)]
+    assert check(split) == []
+
+
+def test_a_moved_test_that_lost_a_check_is_still_a_removal() -> None:
+    weaker = "class TestAdd:\n    def test_add(self):\n        assert add(1, 2) == 3\n"
+    head = BASE_TESTS.split("\n\ndef test_add")[0] + "\n\n" + weaker + "\n\n" + "def test_div_by_zero" + (
+        BASE_TESTS.split("def test_div_by_zero", 1)[1]
+    )
+    finding = only(check([modified(TEST, BASE_TESTS, head)]), "HG002")
+    assert "test_add" in finding.message
+    # Moved to a file pytest does not collect: still gone.
+    gone = only(check([deleted(TEST, BASE_TESTS), added("tests/cases.py", BASE_TESTS)]), "HG001")
+    assert TEST in gone.message
+
+
+# --------------------------------------------------------------------------- honest refactors: platform skips
+
+NEW_WINDOWS_TEST = """
+
+@pytest.mark.skipif({condition}, reason="POSIX paths only")
+def test_posix_paths():
+    assert add(1, 1) == 2
+"""
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        'sys.platform == "win32"',
+        "sys.version_info < (3, 12)",
+        'os.name == "nt" or sys.platform.startswith("darwin")',
+        'platform.system() == "Windows"',
+        '"sys.platform == \'win32\'"',
+        "sys.version_info[:2] >= (3, 13)",
+    ],
+)
+def test_a_platform_skip_on_a_new_test_is_no_finding(condition: str) -> None:
+    head = BASE_TESTS + NEW_WINDOWS_TEST.format(condition=condition)
+    assert [f for f in check([modified(TEST, BASE_TESTS, head)]) if f.rule == "HG004"] == []
+
+
+@pytest.mark.parametrize("condition", ["True", "add(1, 1) == 2", "os.environ.get('CI')", "sys.platform != 'x' or 1"])
+def test_other_skip_conditions_on_new_tests_still_fire(condition: str) -> None:
+    head = BASE_TESTS + NEW_WINDOWS_TEST.format(condition=condition)
+    assert [f.rule for f in check([modified(TEST, BASE_TESTS, head)]) if f.rule == "HG004"] == ["HG004"]
+
+
+def test_a_platform_skip_added_to_an_existing_test_still_fires() -> None:
+    marker = '@pytest.mark.skipif(sys.platform == "linux", reason="x")\n'
+    head = BASE_TESTS.replace("def test_add():", marker + "def test_add():")
+    only(check([modified(TEST, BASE_TESTS, head)]), "HG004")

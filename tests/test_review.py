@@ -293,3 +293,27 @@ def test_the_reviewer_cannot_read_outside_through_links_the_pull_request_adds(
     link = "leads outside the workspace through a symbolic link"
     assert sum(link in text for text in told.values()) == 2
     assert "no matches for SENTINEL" in told.values() and "no files match myhome/**" in told.values()
+
+
+def test_an_afk_branch_links_its_issues_contract(
+    harness: Any, branch: Path, api: FakeMessagesAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a trailer, the branch decides: afk's `harness/<batch>-<id>-<slug>` names issue 001, not `afk`."""
+    repo = git.Repo(branch)
+    repo.git.commit("--amend", "-q", "-m", "green: 001 Slugify titles for URLs")  # no Harness-Issue trailer
+    repo.git.branch("-m", "harness/afk-20261204-2-001-slugify")
+    monkeypatch.setenv("GITHUB_HEAD_REF", "harness/afk-20261204-2-001-slugify")
+    api.add(verdict())
+    result = review(harness, branch, "--format", "json")
+    doc = json.loads(result.stdout)
+    assert doc["spec_source"] == "contract" and doc["issue"] == "001", doc
+
+
+def test_the_trailer_wins_over_the_branch_name(
+    harness: Any, branch: Path, api: FakeMessagesAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_HEAD_REF", "harness/002-something-else")
+    api.add(verdict())
+    result = review(harness, branch, "--format", "json")
+    doc = json.loads(result.stdout)
+    assert doc["issue"] == "001" and doc["spec_source"] == "contract", doc

@@ -9,10 +9,12 @@ Working-tree texts are read from disk.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import stat
 import subprocess
 import threading
+import tokenize
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
@@ -35,6 +37,8 @@ _STATUS: dict[str, ChangeStatus] = {
     "U": "modified",  # unmerged
 }
 _NO_TEXT_MODES = ("160000", "000000")  # a submodule commit, or nothing on that side
+_LINK_MODE = "120000"
+_TOO_LARGE = f"larger than {MAX_TEXT_BYTES // 1_000_000} MB"
 _NOT_A_REPO = "not a git repository"  # in git's error message
 
 
@@ -77,6 +81,11 @@ def current_branch(repo_root: Path) -> str | None:
     done = _run(repo_root, ["symbolic-ref", "--quiet", "HEAD"])
     ref = done.stdout.decode(errors="surrogateescape").strip()
     return ref.removeprefix("refs/heads/") if done.returncode == 0 and ref else None
+
+
+def is_branch(repo_root: Path, name: str) -> bool:
+    """Whether ``name`` is a local branch (``--head feature``), not a commit or another kind of revision."""
+    return _run(repo_root, ["show-ref", "--verify", "--quiet", f"refs/heads/{name}"]).returncode == 0
 
 
 def default_branch(repo_root: Path) -> tuple[str, str] | None:
@@ -122,8 +131,9 @@ def collect_changes(repo_root: Path, base: str, head: str | None = None) -> list
     """Every file that differs between ``base`` and ``head`` (a commit), or the working tree when ``head``
     is None (tracked changes, staged or not, and untracked files that are not ignored).
 
-    Renames are detected (``-M``). Texts are UTF-8; binary, undecodable, larger than 1 MB, submodule
-    and absent sides are None.
+    Renames are detected (``-M``). Texts are UTF-8, or decoded with a PEP 263 coding cookie; binary,
+    undecodable, larger than 1 MB, submodule and absent sides are None, and for the head side
+    ``unreadable`` says why (a symbolic link's text is its target, and it says so too).
     """
     base_id = resolve(repo_root, base)
     head_id = resolve(repo_root, head) if head is not None else None
@@ -140,23 +150,31 @@ def collect_changes(repo_root: Path, base: str, head: str | None = None) -> list
             wanted.add(entry.old_id)
         if head_id is not None and entry.status != "deleted" and entry.new_mode not in _NO_TEXT_MODES:
             wanted.add(entry.new_id)
-    blobs = read_blobs(repo_root, wanted)
+    reasons: dict[str, str] = {}
+    blobs = read_blobs(repo_root, wanted, reasons)
 
     changes = []
     for entry in entries:
         old_text = blobs.get(entry.old_id) if entry.status != "added" and entry.old_mode not in _NO_TEXT_MODES else None
+        unreadable: str | None = None
         if entry.status == "deleted" or entry.new_mode in _NO_TEXT_MODES:
             new_text = None
         elif head_id is not None:
             new_text = blobs.get(entry.new_id)
+            unreadable = reasons.get(entry.new_id)
         else:
-            new_text = _read_worktree(repo_root, entry.path)
-        changes.append(FileChange(entry.path, entry.status, old_text, new_text, entry.old_path))
+            new_text, unreadable = _read_worktree(repo_root, entry.path)
+        if entry.new_mode == _LINK_MODE and entry.status != "deleted":
+            unreadable = "a symbolic link"
+        changes.append(FileChange(entry.path, entry.status, old_text, new_text, entry.old_path, unreadable))
     return sorted(changes, key=lambda change: change.path)
 
 
-def read_blobs(repo_root: Path, ids: Iterable[str]) -> dict[str, str | None]:
-    """Blob id -> text for every id, through one ``git cat-file --batch`` process."""
+def read_blobs(
+    repo_root: Path, ids: Iterable[str], reasons: dict[str, str] | None = None
+) -> dict[str, str | None]:
+    """Blob id -> text for every id, through one ``git cat-file --batch`` process; ``reasons`` gets why a
+    blob has no text."""
     ids = sorted(set(ids))
     if not ids:
         return {}
@@ -177,7 +195,10 @@ def read_blobs(repo_root: Path, ids: Iterable[str]) -> dict[str, str | None]:
     texts: dict[str, str | None] = {}
     try:
         for object_id in ids:
-            texts[object_id] = _read_one(proc.stdout)
+            text, why = _read_one(proc.stdout)
+            texts[object_id] = text
+            if why is not None and reasons is not None:
+                reasons[object_id] = why
     except BaseException:
         proc.kill()  # so that neither git nor the writer waits on a reader that has gone
         raise
@@ -193,13 +214,27 @@ def read_blobs(repo_root: Path, ids: Iterable[str]) -> dict[str, str | None]:
 
 
 def decode(data: bytes) -> str | None:
-    """UTF-8 text, or None for binary (a NUL in the first 8 KiB) or undecodable content."""
+    """UTF-8 text (or text in the encoding a PEP 263 coding cookie names), or None for binary (a NUL in the
+    first 8 KiB) or undecodable content."""
+    return _decode(data)[0]
+
+
+def _decode(data: bytes) -> tuple[str | None, str | None]:
+    """(text, None), or (None, why not)."""
     if b"\0" in data[:BINARY_SNIFF]:
-        return None
+        return None, "binary"
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8"), None
     except UnicodeDecodeError:
-        return None
+        pass
+    # A Python file re-encoded with a coding cookie (`# -*- coding: latin-1 -*-`) is still Python source.
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        if encoding not in ("utf-8", "utf-8-sig"):
+            return data.decode(encoding), None
+    except (SyntaxError, LookupError, UnicodeDecodeError):
+        pass
+    return None, "not decodable text"
 
 
 # --------------------------------------------------------------------------- internals
@@ -252,19 +287,22 @@ def _add_untracked(repo_root: Path, entries: list[_Entry]) -> list[_Entry]:
     return entries
 
 
-def _read_worktree(repo_root: Path, path: str) -> str | None:
+def _read_worktree(repo_root: Path, path: str) -> tuple[str | None, str | None]:
+    """(text, None) or (None, why not); a symbolic link's text is its target (as git stores it)."""
     full = os.path.join(repo_root, path)
     try:
         info = os.lstat(full)
         if stat.S_ISLNK(info.st_mode):
-            return os.readlink(full)  # git stores a symlink as its target
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_TEXT_BYTES:  # a submodule, a huge file
-            return None
+            return os.readlink(full), "a symbolic link"
+        if not stat.S_ISREG(info.st_mode):  # a submodule, a directory where a file was
+            return None, "not a regular file"
+        if info.st_size > MAX_TEXT_BYTES:
+            return None, _TOO_LARGE
         with open(full, "rb") as handle:
             data = handle.read()
     except OSError:  # vanished or unreadable
-        return None
-    return decode(data)
+        return None, "unreadable"
+    return _decode(data)
 
 
 def _feed(stdin: IO[bytes], data: bytes) -> None:
@@ -275,20 +313,20 @@ def _feed(stdin: IO[bytes], data: bytes) -> None:
             stdin.close()
 
 
-def _read_one(stdout: IO[bytes]) -> str | None:
+def _read_one(stdout: IO[bytes]) -> tuple[str | None, str | None]:
     header = stdout.readline()
     if not header:
         raise UsageError("git cat-file stopped answering", hint="check the repository with `git fsck`")
     parts = header.split()
     if len(parts) != 3:  # "<id> missing" / "<id> ambiguous"
-        return None
+        return None, "missing"
     object_type, size = parts[1], int(parts[2])
     if object_type != b"blob" or size > MAX_TEXT_BYTES:
         _skip(stdout, size + 1)
-        return None
+        return None, _TOO_LARGE if object_type == b"blob" else "not a file"
     data = stdout.read(size)
     stdout.read(1)  # the newline after the content
-    return decode(data)
+    return _decode(data)
 
 
 def _skip(stdout: IO[bytes], count: int) -> None:

@@ -12,6 +12,14 @@ Severity = Literal["error", "warning"]
 
 
 @dataclass(frozen=True)
+class Rule:
+    id: str  # "HG001"
+    name: str  # "test-file-removed"
+    severity: Severity
+    summary: str  # one line: what it catches
+
+
+@dataclass(frozen=True)
 class FileChange:
     """One file's change between base and head. Texts are None when absent (added/deleted) or binary."""
 
@@ -20,6 +28,9 @@ class FileChange:
     old_text: str | None
     new_text: str | None
     old_path: str | None = None  # the base path of a renamed file
+    # Why the head side cannot be read as text although the file exists there ("a symbolic link", "larger than
+    # 1 MB", "binary", "not decodable text"); a test file like that hides what happened to its tests.
+    unreadable: str | None = None
 
 
 @dataclass(frozen=True)

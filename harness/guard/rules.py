@@ -24,17 +24,9 @@ from typing import Any, TypeGuard, TypeVar
 from harness.digest import contract_digest
 from harness.errors import UsageError
 from harness.frontmatter import parse as parse_front_matter
-from harness.guard.model import FileChange, GuardContext, GuardFinding, Severity
+from harness.guard import techniques
+from harness.guard.model import FileChange, GuardContext, GuardFinding, Rule, Severity
 from harness.testrunner import NONCE_FD_ENV, PLUGIN_MODULE, REPORT_FD_ENV
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str  # "HG001"
-    name: str  # "test-file-removed"
-    severity: Severity
-    summary: str  # one line: what it catches
-
 
 _RULE_LIST = (
     Rule("HG001", "test-file-removed", "error", "a test file was deleted, or renamed so pytest no longer collects it"),
@@ -81,8 +73,14 @@ _RULE_LIST = (
         "error",
         "code names the harness's test report or its plugin, or a test or conftest.py calls os._exit",
     ),
+    Rule(
+        "HG023",
+        "test-file-unreadable",
+        "error",
+        "a test file or conftest.py is a symbolic link, binary, undecodable or over 1 MB: its tests cannot be checked",
+    ),
 )
-RULES: dict[str, Rule] = {rule.id: rule for rule in _RULE_LIST}
+RULES: dict[str, Rule] = {rule.id: rule for rule in sorted((*_RULE_LIST, *techniques.RULES), key=lambda r: r.id)}
 
 
 def is_test_file(path: str) -> bool:
@@ -197,6 +195,26 @@ class _Run:
         self._shared = {text for c in self._conftests for text in (c.old_text, c.new_text) if text is not None}
         self._trees: dict[str, ast.Module] = {}
         self._lines: dict[str, list[str]] = {}
+        self._changes = changes
+        self._head_bodies: list[tuple[str, ...]] | None = None
+
+    def moved(self, func: _Func) -> bool:
+        """Whether a test gone from its place at base lives on at head with the same body, or that body
+        extended (statements added around it): moved into a class or another file, or renamed. Honest
+        refactors, not removals."""
+        body = _body_key(func)
+        if not body:
+            return False
+        if self._head_bodies is None:
+            bodies = []
+            for change in self._changes:
+                head_path = change.path if change.status != "deleted" else None
+                if head_path is None or not _collectable(_basename(head_path)):  # where pytest still finds them
+                    continue
+                tree = self.tree(change.new_text)
+                bodies += [_body_key(f) for _, f in _test_functions(tree.body if tree else [])]
+            self._head_bodies = bodies
+        return any(_contains_in_order(head, body) for head in self._head_bodies)
 
     def tree(self, text: str | None) -> ast.Module | None:
         """The parsed module; None when ``text`` is absent or not valid Python."""
@@ -261,11 +279,18 @@ class _Run:
         head_path = change.path if change.status != "deleted" else None
         if _is_contract(change, self.context):
             out.extend(_contract_findings(change, self.context))
+        out.extend(techniques.findings(change, self.context, self.tree))
+        test_like = head_path is not None and (is_test_file(head_path) or _basename(head_path) == "conftest.py")
+        if change.unreadable and head_path is not None and test_like:
+            out.append(_test_file_unreadable(head_path, change.unreadable))
         if _config_kind(base_path) or _config_kind(head_path):
             out.extend(_config_findings(change, base_path, head_path))
         base_test = base_path is not None and is_test_file(base_path)
         if base_test and _removed_from_discovery(change, base_path, head_path):
-            out.append(_test_file_removed(change, base_path))
+            base_tree = self.tree(change.old_text)
+            gone = [f for _, f in _test_functions(base_tree.body)] if base_tree else []
+            if not (gone and all(self.moved(f) for f in gone)):  # every test moved elsewhere: a refactor
+                out.append(_test_file_removed(change, base_path))
             return out
         if change.old_text == change.new_text or head_path is None:
             return out  # a pure rename or mode change, or a deletion: no content rule can fire
@@ -311,7 +336,7 @@ class _Run:
         )
         out: list[GuardFinding] = []
         for name, func in base_tests.items():
-            if name not in head_tests:
+            if name not in head_tests and not self.moved(func):
                 out.append(_test_removed(path, name, func.lineno))
         pairs: list[tuple[str, _Func, _Func]] = []
         for name, func in head_tests.items():
@@ -329,7 +354,8 @@ class _Run:
             weakened = self._weakened(path, before, after, change.new_text)
             if weakened is not None:
                 out.append(weakened)
-        out.extend(self._skip_findings(change, diff, base_segments, head_segments))
+        new_tests = set(head_tests) - set(base_tests)
+        out.extend(self._skip_findings(change, diff, base_segments, head_segments, new_tests))
         out.extend(self._tampering_findings(change, diff, in_tests=True))
         return out
 
@@ -366,8 +392,16 @@ class _Run:
         )
 
     def _skip_findings(
-        self, change: FileChange, diff: _PyDiff, base_segments: dict[str, str], head_segments: dict[str, str]
+        self,
+        change: FileChange,
+        diff: _PyDiff,
+        base_segments: dict[str, str],
+        head_segments: dict[str, str],
+        new_tests: set[str] = frozenset(),  # type: ignore[assignment]
     ) -> list[GuardFinding]:
+        """New skip markers. A ``skipif`` on a test new in this change whose condition is about the platform or
+        the Python version only (``sys.platform``, ``sys.version_info``, ``os.name``, ``platform.*``) is
+        no finding: it hides no test that ran before, and says where the new one cannot run."""
         base_text, head_text = change.old_text or "", change.new_text or ""
         if not (_mentions_any(base_text, _MARKER_TOKENS) or _mentions_any(head_text, _MARKER_TOKENS)):
             return []
@@ -382,6 +416,8 @@ class _Run:
         for (scope, kind), markers in by_place.items():
             new_lines = _new_lines(old_by_place.get((scope, kind), []), [(m.line, m.key) for m in markers])
             for marker in (m for m in markers if m.line in new_lines):
+                if marker.platform_only and scope in new_tests:
+                    continue
                 where = "at module level" if scope == "<module>" else f"on `{scope}`"
                 out.append(
                     _finding(
@@ -673,6 +709,18 @@ def _test_file_removed(change: FileChange, base_path: str | None) -> GuardFindin
     )
 
 
+def _test_file_unreadable(path: str, why: str) -> GuardFinding:
+    return _finding(
+        "HG023",
+        path,
+        None,
+        f"{path} is {why}: the guards cannot read it as Python source, so what happened to its tests (removed, "
+        "weakened, skipped) cannot be checked.",
+        "Keep test files and conftest.py as regular Python source files (UTF-8, or with a coding cookie) under "
+        "1 MB; move large test data into data files the tests read. " + _allow_hint("HG023"),
+    )
+
+
 def _test_removed(path: str, name: str, line: int) -> GuardFinding:
     return _finding(
         "HG002",
@@ -863,6 +911,20 @@ def _is_test_class(node: ast.ClassDef) -> bool:
     return node.name.startswith("Test") or any((_last_name(b) or "").endswith("TestCase") for b in node.bases)
 
 
+def _body_key(func: _Func) -> tuple[str, ...]:
+    """A test's body as comparable text, one entry per statement (no docstring, no positions)."""
+    body = func.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    return tuple(ast.dump(stmt) for stmt in body)
+
+
+def _contains_in_order(whole: tuple[str, ...], part: tuple[str, ...]) -> bool:
+    """``part``'s statements all appear in ``whole``, in order (the same body, or one extended)."""
+    found = iter(whole)
+    return all(any(stmt == candidate for candidate in found) for stmt in part)
+
+
 def _test_functions(stmts: Iterable[ast.stmt]) -> Iterator[tuple[str, _Func]]:
     """(pytest name, function) of every test: ``test*`` functions, and methods of ``Test*``/TestCase classes."""
     for stmt in stmts:
@@ -973,6 +1035,7 @@ class _Marker:
     kind: str  # "pytest.mark.skip", "pytest.importorskip()", ...
     key: str  # the marker's ast dump, to tell old markers from new ones when lines shift
     line: int
+    platform_only: bool = False  # a skipif whose condition names only the platform or the Python version
 
 
 def _scan_markers(stmts: Iterable[ast.stmt], skip: set[str], lines: list[str], ascii_only: bool) -> list[_Marker]:
@@ -1034,7 +1097,7 @@ def _markers_in(roots: Iterable[ast.AST], scope: str, out: list[_Marker], decora
                     if (
                         kind in ("pytest.mark.skipif", "unittest.skipIf")
                         and node.args
-                        and _trivially_true(node.args[0])
+                        and _trivially_true(_condition_expr(node.args[0]))
                     ):
                         kind = kind.replace("skipif", "skip").replace("skipIf", "skip") + " (condition always true)"
                 elif isinstance(func, ast.Attribute):
@@ -1051,7 +1114,68 @@ def _markers_in(roots: Iterable[ast.AST], scope: str, out: list[_Marker], decora
             else:
                 kind = _mark_ref(node, decorators and node is root)
             if kind is not None:
-                out.append(_Marker(scope, kind, ast.dump(node), getattr(node, "lineno", 0)))
+                platform_only = (
+                    kind in ("pytest.mark.skipif", "unittest.skipIf")
+                    and isinstance(node, ast.Call)
+                    and bool(node.args)
+                    and _platform_condition(node.args[0])
+                )
+                out.append(_Marker(scope, kind, ast.dump(node), getattr(node, "lineno", 0), platform_only))
+
+
+_PLATFORM_NAMES = frozenset(
+    {"sys.platform", "sys.version_info", "sys.implementation", "sys.maxsize", "os.name", "sys.byteorder"}
+)
+
+
+def _condition_expr(condition: ast.expr) -> ast.expr:
+    """A skipif condition as an expression: pytest evaluates a string condition (`"sys.platform == 'win32'"`)
+    as Python, so it is the parsed string, not a (truthy) string constant."""
+    if isinstance(condition, ast.Constant) and isinstance(condition.value, str):
+        try:
+            return ast.parse(condition.value.strip(), mode="eval").body
+        except SyntaxError:
+            return condition
+    return condition
+
+
+def _platform_condition(condition: ast.expr) -> bool:
+    """The condition reads only the platform and the Python version, compared with constants: nothing a change
+    to the code under test could make true."""
+    condition = _condition_expr(condition)
+    if isinstance(condition, ast.Constant):
+        return False
+    nodes = list(ast.walk(condition))
+    # Parts of a longer name chain (`sys` in `sys.platform`, a call's function) are judged with the whole chain.
+    inner = {id(n.value) for n in nodes if isinstance(n, ast.Attribute)}
+    inner |= {id(n.func) for n in nodes if isinstance(n, ast.Call)}
+    seen = False
+    for node in nodes:
+        if isinstance(node, ast.Attribute | ast.Name):
+            if id(node) in inner:
+                continue
+            dotted = ".".join(_chain(node))
+            known = any(dotted == n or dotted.startswith(n + ".") for n in _PLATFORM_NAMES)
+            if not (known or dotted.startswith("platform.")):
+                return False
+            seen = True
+        elif isinstance(node, ast.Call):
+            # platform.system(), or a method of a platform value with constant arguments (sys.platform.startswith)
+            func = ".".join(_chain(node.func))
+            on_value = any(func.startswith(n + ".") for n in _PLATFORM_NAMES)
+            constant_args = all(isinstance(a, ast.Constant) for a in node.args) and not node.keywords
+            if not ((func.startswith("platform.") and not node.args) or (on_value and constant_args)):
+                return False
+            seen = True
+        elif not isinstance(node, _CONDITION_NODES):
+            return False
+    return seen
+
+
+_CONDITION_NODES = (
+    ast.Compare, ast.BoolOp, ast.UnaryOp, ast.Constant, ast.Tuple, ast.Subscript, ast.Slice,
+    ast.cmpop, ast.boolop, ast.unaryop, ast.expr_context,
+)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- conftest.py (HG006)

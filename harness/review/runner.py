@@ -16,14 +16,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import gitops, sanitize
+from harness import gitops, layout, sanitize
 from harness.agent import Agent, AgentFailed
 from harness.artifacts import Contract, load_contract
 from harness.config import Config, load_config
 from harness.errors import EXIT_FAIL, EXIT_INCOMPLETE, EXIT_OK, HarnessError, UsageError
 from harness.evaluation import decide
 from harness.guard import Allowance, GuardContext, GuardFinding
-from harness.guard.gitdiff import collect_changes, current_branch, default_base, find_root, git_output, resolve
+from harness.guard.gitdiff import (
+    collect_changes,
+    current_branch,
+    default_base,
+    find_root,
+    git_output,
+    is_branch,
+    resolve,
+)
 from harness.guard.rules import check
 from harness.model import make_client
 from harness.prompts import system_prompt
@@ -36,7 +44,6 @@ from harness.workspace import Workspace
 
 REVIEWER_TOOLS = ("read", "glob", "grep")  # no bash: no writes, no network
 MAX_FILES = 3000  # beyond this not even a summary review is meaningful
-_BRANCH = re.compile(r"^harness/([A-Za-z0-9][A-Za-z0-9._]*)-")
 _TRAILER = re.compile(r"^Harness-Issue:\s*(\S+)\s*$", re.MULTILINE)
 
 
@@ -80,7 +87,7 @@ def run_review(
             head,
         )
         changes = collect_changes(root, base, head)
-        contract, contract_path, contract_problem = _contract(root, base, head, head_dir, config)
+        contract, contract_path, contract_problem = _contract(root, base, head, head_dir, config, options.head)
         report = ReviewReport(
             base=base,
             head=head,
@@ -250,10 +257,10 @@ def _handoff(
 
 
 def _contract(
-    root: Path, base: str, head: str, head_dir: Path, config: Config
+    root: Path, base: str, head: str, head_dir: Path, config: Config, options_head: str
 ) -> tuple[Contract | None, str | None, ReviewFinding | None]:
     """The linked issue's agreed contract at the head, if the branch or a trailer names one."""
-    issue = _linked_issue(root, base, head)
+    issue = _linked_issue(root, base, head, head_dir / config.harness_dir, options_head)
     if issue is None:
         return None, None, None
     relpath = f"{config.harness_dir}/contracts/{issue}.md"
@@ -273,12 +280,19 @@ def _contract(
     return contract, relpath, None
 
 
-def _linked_issue(root: Path, base: str, head: str) -> str | None:
-    for branch in (os.environ.get("GITHUB_HEAD_REF"), current_branch(root)):
-        if branch and (match := _BRANCH.match(branch)):
-            return match.group(1)
+def _linked_issue(root: Path, base: str, head: str, harness_dir: Path, head_ref: str) -> str | None:
+    """The issue the reviewed commits belong to: the `Harness-Issue:` trailer the harness writes in its commits
+    (the newest one in base..head), else the branch — the pull request's (`GITHUB_HEAD_REF`), ``--head``
+    when it names a branch, or the checked-out one — read against the issues the head has (run and afk
+    branches alike, see :mod:`harness.layout`)."""
     trailers = _TRAILER.findall(_git(root, "log", "--format=%B", f"{base}..{head}"))
-    return trailers[0] if trailers else None
+    if trailers:
+        return trailers[0]
+    known = layout.known_issues(harness_dir)
+    for branch in (os.environ.get("GITHUB_HEAD_REF"), head_ref if is_branch(root, head_ref) else None):
+        if (issue := layout.linked_issue(branch, known)) is not None:
+            return issue
+    return layout.linked_issue(current_branch(root), known) if head_ref == "HEAD" else None
 
 
 def _problem(path: str, message: str) -> ReviewFinding:
