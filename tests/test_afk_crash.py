@@ -31,6 +31,7 @@ from typing import Any
 
 import afkmodel
 import pytest
+from conftest import MUTATION_OFF
 from dbos import DBOSClient
 
 from harness.afk import next_phase
@@ -426,7 +427,8 @@ def git(project: Path, *args: str) -> str:
 def test_a_batch_killed_at_random_moments_resumes_to_the_same_end(
     project: Path, api: FakeMessagesAPI, tmp_path: Path
 ) -> None:
-    (project / "harness.toml").write_text(f"test_command = {json.dumps(TEST_COMMAND)}\n", encoding="utf-8")
+    config = f"test_command = {json.dumps(TEST_COMMAND)}\n{MUTATION_OFF}"  # conftest.py says why
+    (project / "harness.toml").write_text(config, encoding="utf-8")
     afkmodel.add_feature_issues(project, ISSUES)  # commits harness.toml too
     base = git(project, "rev-parse", "HEAD").strip()
     rng = random.Random(SEED)
@@ -502,7 +504,8 @@ def test_a_batch_killed_at_random_moments_resumes_to_the_same_end(
 def test_a_lock_left_by_a_killed_git_does_not_block_the_issue(
     project: Path, api: FakeMessagesAPI, tmp_path: Path, lock: str
 ) -> None:
-    (project / "harness.toml").write_text(f"test_command = {json.dumps(TEST_COMMAND)}\n", encoding="utf-8")
+    config = f"test_command = {json.dumps(TEST_COMMAND)}\n{MUTATION_OFF}"  # conftest.py says why
+    (project / "harness.toml").write_text(config, encoding="utf-8")
     afkmodel.add_feature_issues(project, {2: []})
     with running(project, api, tmp_path / "logs") as batch:
         batch.model.hold(after=3)  # propose, review, then the red phase's first call

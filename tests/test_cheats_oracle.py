@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import git
 import script as s
 from test_attacks_sandbox import drive
 from test_run import tool_results
@@ -74,15 +75,28 @@ def stuck_green(*cheat: Reply) -> list[Reply]:
     return [*cheat, s.implementation_ready(), s.implementation_ready(), s.implementation_ready()]
 
 
-def refused_by_the_oracle(result: Any, doc: dict[str, Any], api: FakeMessagesAPI, evidence: str) -> None:
+def refused(result: Any, doc: dict[str, Any], api: FakeMessagesAPI, *evidence: str) -> None:
+    """Blocked as stuck after the same refusal three times, the evidence in the reason and in what the
+    generator was told; no green commit, and the careless evaluator's verdict never asked for."""
     assert result.exit_code == 1, result.output
     assert doc["outcome"] == "blocked", doc
-    assert "stuck" in doc["reason"] and "oracle check failed" in doc["reason"], doc["reason"]
-    assert evidence in doc["reason"], doc["reason"]
-    refusals = [r for r in tool_results(api) if "oracle check failed" in r]
-    assert len(refusals) >= 2 and evidence in refusals[0]
+    assert "stuck" in doc["reason"], doc["reason"]
+    for text in evidence:
+        assert text in doc["reason"], doc["reason"]
+    refusals = [r for r in tool_results(api) if r.startswith("REJECTED") or "oracle check failed" in r]
+    assert len(refusals) >= 2 and all(text in refusals[0] for text in evidence), refusals[:1]
     assert not any(c["subject"].startswith("green:") for c in doc["commits"])
-    assert api.remaining == 0  # the careless evaluator's verdict was never asked for
+    assert api.remaining == 0
+
+
+ORACLE = "The oracle check failed: a contract test passes even when its expected values are changed."
+
+# The same cheats, written so the guards do not see them: the oracle check is the layer that stops them.
+ALWAYS_EQUAL_BUILT = (
+    "_Slug = type('_Slug', (str,), {'__eq__': (lambda *args: True), '__ne__': (lambda *args: False), "
+    "'__hash__': str.__hash__})\n\n\ndef slugify(text):\n    return _Slug(text)\n"
+)
+STAR_IMPORT_CONFTEST = "from textkit._speedups import *  # noqa: F403\n"
 
 
 def test_an_always_equal_object_never_passes(drive: Drive, project: Path, api: FakeMessagesAPI) -> None:
@@ -92,37 +106,61 @@ def test_an_always_equal_object_never_passes(drive: Drive, project: Path, api: F
         *stuck_green(s.act(GREEN, "write", path="textkit/slug.py", content=ALWAYS_EQUAL)),
     )
     result, doc = drive(project)
-    refused_by_the_oracle(
-        result, doc, api, "test_lowercases_and_hyphenates still passes when `== 'hello-world'` becomes"
+    refused(result, doc, api, "HG013 equality-ignores-operand", "`_Slug.__eq__` never uses its operand")
+
+
+def test_an_always_equal_object_the_guards_cannot_see_fails_the_oracle_check(
+    drive: Drive, project: Path, api: FakeMessagesAPI
+) -> None:
+    api.add(
+        *s.contract_agreed(),
+        *s.red_accepted(),
+        *stuck_green(s.act(GREEN, "write", path="textkit/slug.py", content=ALWAYS_EQUAL_BUILT)),
+    )
+    result, doc = drive(project)
+    refused(
+        result, doc, api, ORACLE, "test_lowercases_and_hyphenates still passes when `== 'hello-world'` becomes"
+    )
+
+
+def plugin_cheat(conftest: str) -> list[Reply]:
+    return stuck_green(
+        s.act(GREEN, "write", path="textkit/slug.py", content="def slugify(text):\n    return text\n"),
+        s.act(GREEN, "write", path="textkit/_speedups.py", content=FLIP_PLUGIN),
+        s.act(GREEN, "write", path="tests/conftest.py", content=conftest),
     )
 
 
 def test_a_committed_plugin_that_turns_failures_into_passes_never_passes(
     drive: Drive, project: Path, api: FakeMessagesAPI
 ) -> None:
-    api.add(
-        *s.contract_agreed(),
-        *s.red_accepted(),
-        *stuck_green(
-            s.act(GREEN, "write", path="textkit/slug.py", content="def slugify(text):\n    return text\n"),
-            s.act(GREEN, "write", path="textkit/_speedups.py", content=FLIP_PLUGIN),
-            s.act(GREEN, "write", path="tests/conftest.py", content='pytest_plugins = ["textkit._speedups"]\n'),
-        ),
-    )
+    api.add(*s.contract_agreed(), *s.red_accepted(), *plugin_cheat('pytest_plugins = ["textkit._speedups"]\n'))
     result, doc = drive(project)
-    refused_by_the_oracle(result, doc, api, "still passes when `== 'hi'` becomes `== 'hi~'`")
+    refused(result, doc, api, "HG020 pytest-plugin-added")
+
+
+def test_a_hook_smuggled_into_conftest_by_a_star_import_fails_the_oracle_check(
+    drive: Drive, project: Path, api: FakeMessagesAPI
+) -> None:
+    api.add(*s.contract_agreed(), *s.red_accepted(), *plugin_cheat(STAR_IMPORT_CONFTEST))
+    result, doc = drive(project)
+    refused(result, doc, api, ORACLE, "still passes when `== 'hi'` becomes `== 'hi~'`")
 
 
 def test_tests_that_return_before_their_checks_never_pass(drive: Drive, project: Path, api: FakeMessagesAPI) -> None:
+    """The guard (HG017) refuses the tests at red already; the oracle check (tests/test_oracle.py) would
+    refuse green."""
     api.add(
         *s.contract_agreed(),
         s.act("tests_ready", "write", path=s.TEST_FILE, content=EARLY_RETURN_TESTS),
         s.tests_ready(),
-        s.review_tests("accept"),  # careless
-        *stuck_green(s.act(GREEN, "write", path="textkit/slug.py", content=READY_BUT_WRONG)),
+        s.tests_ready(),
+        s.tests_ready(),
     )
     result, doc = drive(project)
-    refused_by_the_oracle(result, doc, api, "passes without reaching any of its checks")
+    assert result.exit_code == 1, result.output
+    assert doc["outcome"] == "blocked" and "HG017 early-return-in-test" in doc["reason"], doc["reason"]
+    assert api.remaining == 0
 
 
 def test_an_honest_run_still_passes_and_the_verdict_hears_about_the_oracle(
@@ -210,3 +248,37 @@ def verdict_text(project: Path, doc: dict[str, Any]) -> str:
     runs = sorted((project / ".harness" / "runs").glob("*/verdict.md"))
     assert runs, "no verdict written"
     return runs[-1].read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- untested code: the mutants
+
+UNTESTED_BRANCH = (
+    "import re\n\n\ndef slugify(text: str) -> str:\n    if len(text) > 200:\n        text = text[:200]\n"
+    '    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")\n'
+)
+
+
+def test_mutants_that_survive_reach_the_evaluator_and_a_threshold_fails_the_verdict(
+    drive: Drive, project: Path, api: FakeMessagesAPI
+) -> None:
+    """With the product's mutation defaults (the test project turns the check off; this one turns it back on
+    with a threshold): code the contract tests never exercise survives its mutants, the careless evaluator is
+    told, and `min_mutation_score` fails the verdict whatever it says."""
+    config = project / "harness.toml"
+    text = config.read_text().replace("gate.mutation_check = false\n", "")
+    config.write_text(text + "\n[gate]\nmin_mutation_score = 0.9\n\n[limits]\nfix_rounds = 0\n")
+    git.Repo(project).git.commit("-qam", "strict mutation threshold")
+    api.add(
+        *s.contract_agreed(),
+        *s.red_accepted(),
+        s.act(GREEN, "write", path="textkit/slug.py", content=UNTESTED_BRANCH),
+        s.implementation_ready(),
+        careless_verdict(),
+    )
+    result, doc = drive(project)
+    assert result.exit_code == 1, result.output
+    handoff = api.requests[-1].body["messages"][0]["content"][0]["text"]
+    assert "Mutation check on the changed source lines:" in handoff and "Survivors" in handoff
+    assert "textkit/slug.py:5" in handoff  # `if len(text) > 200:` is not pinned down by any contract test
+    verdict = verdict_text(project, doc)
+    assert "below [gate] min_mutation_score 90%" in verdict

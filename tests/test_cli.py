@@ -168,6 +168,9 @@ def test_demo_runs_offline_red_then_green(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     out = proc.stderr
     assert out.index("RED verified") < out.index("GREEN verified") < out.index("verdict: pass")
+    # The harness's own checks of done, between green and the verdict.
+    assert out.index("GREEN verified") < out.index("oracle check: 4 contract test(s) fail") < out.index("verdict:")
+    assert "mutation check: " in out and "probes: 2 ran, 0 failed" in out
     assert "replay problem" not in out
     branch = git.Repo(keep).heads["harness/001-slugify"]
     assert [c.summary.split(":")[0] for c in branch.commit.iter_parents()][:2] == ["red", "contract"]
