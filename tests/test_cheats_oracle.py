@@ -96,7 +96,10 @@ ALWAYS_EQUAL_BUILT = (
     "_Slug = type('_Slug', (str,), {'__eq__': (lambda *args: True), '__ne__': (lambda *args: False), "
     "'__hash__': str.__hash__})\n\n\ndef slugify(text):\n    return _Slug(text)\n"
 )
-STAR_IMPORT_CONFTEST = "from textkit._speedups import *  # noqa: F403\n"
+REGISTERING_CONFTEST = (
+    "import textkit._speedups as _speedups\n\n\ndef pytest_configure(config):\n"
+    "    config.pluginmanager.register(_speedups)\n"
+)
 
 
 def test_an_always_equal_object_never_passes(drive: Drive, project: Path, api: FakeMessagesAPI) -> None:
@@ -139,10 +142,10 @@ def test_a_committed_plugin_that_turns_failures_into_passes_never_passes(
     refused(result, doc, api, "HG020 pytest-plugin-added")
 
 
-def test_a_hook_smuggled_into_conftest_by_a_star_import_fails_the_oracle_check(
+def test_a_plugin_registered_at_run_time_fails_the_oracle_check(
     drive: Drive, project: Path, api: FakeMessagesAPI
 ) -> None:
-    api.add(*s.contract_agreed(), *s.red_accepted(), *plugin_cheat(STAR_IMPORT_CONFTEST))
+    api.add(*s.contract_agreed(), *s.red_accepted(), *plugin_cheat(REGISTERING_CONFTEST))
     result, doc = drive(project)
     refused(result, doc, api, ORACLE, "still passes when `== 'hi'` becomes `== 'hi~'`")
 

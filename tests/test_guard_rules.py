@@ -1331,3 +1331,49 @@ def test_a_platform_skip_added_to_an_existing_test_still_fires() -> None:
     marker = '@pytest.mark.skipif(sys.platform == "linux", reason="x")\n'
     head = BASE_TESTS.replace("def test_add():", marker + "def test_add():")
     only(check([modified(TEST, BASE_TESTS, head)]), "HG004")
+
+
+# --------------------------------------------------------------------------- named mark variables
+
+MARKED = """
+import sys
+
+import pytest
+
+from calc import add
+
+needs_posix = pytest.mark.skipif(sys.platform == "win32", reason="posix")
+slow_host = pytest.mark.skipif(add(1, 1) == 2, reason="always")
+
+
+def test_add():
+    assert add(1, 2) == 3
+
+
+@needs_posix
+def test_paths():
+    assert add(2, 2) == 4
+"""
+
+
+def test_defining_a_mark_variable_skips_nothing() -> None:
+    base = MARKED.split("needs_posix = ")[0] + "\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+    definition = "needs_net = pytest.mark.skipif(True, reason='x')\n"
+    head = base.replace("from calc import add\n", "from calc import add\n\n" + definition)
+    assert check([modified(TEST, base, head)]) == []
+
+
+def test_a_mark_variable_applied_to_an_existing_test_is_a_new_skip() -> None:
+    head = MARKED.replace("def test_add():", "@slow_host\ndef test_add():")
+    finding = only(check([modified(TEST, MARKED, head)]), "HG004")
+    assert "test_add" in finding.message
+
+
+def test_a_mark_variable_swapped_on_a_test_is_a_new_skip() -> None:
+    head = MARKED.replace("@needs_posix\ndef test_paths", "@slow_host\ndef test_paths")
+    only(check([modified(TEST, MARKED, head)]), "HG004")
+
+
+def test_a_platform_mark_variable_on_a_new_test_is_no_finding() -> None:
+    head = MARKED + "\n\n@needs_posix\ndef test_more_paths():\n    assert add(3, 3) == 6\n"
+    assert check([modified(TEST, MARKED, head)]) == []

@@ -681,3 +681,12 @@ def test_hg022_silent_on_unchanged_old_code_and_outside_tests() -> None:
     old = "def check_nothing(x):\n    return True\n"
     silent(modified(CONFTEST, old, old + "\n\ndef other():\n    return 1\n"))
     silent(added(CODE, "def validate(value):\n    return True\n"))  # application code: its tests test it
+
+
+def test_hg020_a_star_import_into_conftest_is_a_plugin() -> None:
+    """Hooks brought in by `from x import *` are registered as the conftest's own: past HG006's hook check."""
+    change = FileChange("tests/conftest.py", "added", None, "from textkit._speedups import *  # noqa: F403\n")
+    finding = fires(change, "HG020", "import *")
+    assert "import *" in finding.message
+    silent(FileChange("tests/conftest.py", "added", None, "from textkit.helpers import make_user\n"))
+    silent(FileChange("textkit/api.py", "added", None, "from textkit.core import *\n"))  # not a conftest

@@ -407,10 +407,13 @@ class _Run:
             return []
         identical = {name for name, text in head_segments.items() if base_segments.get(name) == text}
         old_by_place: dict[tuple[str, str], list[tuple[int, str]]] = {}
-        for marker in _scan_markers(diff.base, identical, diff.base_lines, base_text.isascii()):
+        base_vars, head_vars = _mark_variables(diff.base_module()), _mark_variables(diff.head_module())
+        if base_vars != head_vars:  # a redefined mark variable changes every test it decorates
+            identical = {name for name in identical if not _mentions_any(head_segments[name], tuple(head_vars))}
+        for marker in _scan_markers(diff.base, identical, diff.base_lines, base_text.isascii(), base_vars):
             old_by_place.setdefault((marker.scope, marker.kind), []).append((marker.line, marker.key))
         by_place: dict[tuple[str, str], list[_Marker]] = {}
-        for marker in _scan_markers(diff.head, identical, diff.head_lines, head_text.isascii()):
+        for marker in _scan_markers(diff.head, identical, diff.head_lines, head_text.isascii(), head_vars):
             by_place.setdefault((marker.scope, marker.kind), []).append(marker)
         out: list[GuardFinding] = []
         for (scope, kind), markers in by_place.items():
@@ -1038,35 +1041,87 @@ class _Marker:
     platform_only: bool = False  # a skipif whose condition names only the platform or the Python version
 
 
-def _scan_markers(stmts: Iterable[ast.stmt], skip: set[str], lines: list[str], ascii_only: bool) -> list[_Marker]:
-    """Every skip marker in ``stmts``, except inside the functions named in ``skip`` (identical on both sides).
+_MarkVariables = dict[str, _Marker]  # name -> the marker it holds (scope "", line of its definition)
 
-    Every marker form names one of :data:`_MARKER_TOKENS` in the source, so a statement whose text has none
-    is not walked; unless the file has non-ASCII text, where Python's NFKC folding of identifiers could
-    spell ``skip`` in other characters.
+
+def _mark_variables(module: Iterable[ast.stmt]) -> _MarkVariables:
+    """Module-level names bound to a skip marker (``needs_net = pytest.mark.skipif(...)``): defining one skips
+    nothing; the tests it decorates are skipped."""
+    found: _MarkVariables = {}
+    for stmt in module:
+        target = _assigned_name(stmt)
+        value = getattr(stmt, "value", None)
+        if target is None or value is None:
+            continue
+        held: list[_Marker] = []
+        _markers_in([value], "", held, decorators=True)
+        # A mark object (not a skip *call* like importorskip, which skips at import) under any name but
+        # `pytestmark`, which pytest applies to every test of the module.
+        is_mark = held and held[0].kind.startswith(("pytest.mark.", "unittest.")) and held[0].key == ast.dump(value)
+        if is_mark and target != "pytestmark":
+            found[target] = held[0]
+    return found
+
+
+def _assigned_name(stmt: ast.stmt) -> str | None:
+    """The one name a plain assignment binds (``x = ...``, ``x: T = ...``)."""
+    target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else None
+    if isinstance(stmt, ast.AnnAssign):
+        target = stmt.target
+    return target.id if isinstance(target, ast.Name) else None
+
+
+def _scan_markers(
+    stmts: Iterable[ast.stmt], skip: set[str], lines: list[str], ascii_only: bool, variables: _MarkVariables
+) -> list[_Marker]:
+    """Every skip marker in ``stmts``, except inside the functions named in ``skip`` (identical on both sides).
+    A test decorated with a mark variable (``@needs_net``) gets the marker the variable holds; the variable's
+    own definition is none.
+
+    Every marker form names one of :data:`_MARKER_TOKENS` (or a mark variable) in the source, so a statement
+    whose text has none is not walked; unless the file has non-ASCII text, where Python's NFKC folding of
+    identifiers could spell ``skip`` in other characters.
     """
     out: list[_Marker] = []
-    _scan_block(stmts, "", out, skip, lines if ascii_only else None)
+    tokens = (*_MARKER_TOKENS, *variables)
+    _scan_block(stmts, "", out, skip, lines if ascii_only else None, variables, tokens)
     return out
 
 
 def _scan_block(
-    body: Iterable[ast.stmt], scope: str, out: list[_Marker], skip: set[str], lines: list[str] | None
+    body: Iterable[ast.stmt],
+    scope: str,
+    out: list[_Marker],
+    skip: set[str],
+    lines: list[str] | None,
+    variables: _MarkVariables,
+    tokens: tuple[str, ...],
 ) -> None:
     for stmt in body:
-        if lines is not None and not _mentions_any(_segment(stmt, lines), _MARKER_TOKENS):
+        if lines is not None and not _mentions_any(_segment(stmt, lines), tokens):
             continue
         if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             name = f"{scope}::{stmt.name}" if scope else stmt.name
             if name in skip and not isinstance(stmt, ast.ClassDef):
                 continue
             _markers_in(stmt.decorator_list, name, out, decorators=True)
+            for decorator in stmt.decorator_list:
+                if isinstance(decorator, ast.Name) and (held := variables.get(decorator.id)) is not None:
+                    # Its own kind per variable: swapping `@needs_posix` for `@slow_host` is a new skip.
+                    kind = f"{held.kind} (`{decorator.id}`)"
+                    out.append(_Marker(name, kind, f"{decorator.id}={held.key}", decorator.lineno, held.platform_only))
             if isinstance(stmt, ast.ClassDef):
-                _scan_block(stmt.body, name, out, skip, lines)
+                _scan_block(stmt.body, name, out, skip, lines, variables, tokens)
             else:
                 _markers_in(stmt.body, name, out)
+        elif not scope and _defines_mark_variable(stmt, variables):
+            continue
         else:
             _markers_in([stmt], scope or "<module>", out)
+
+
+def _defines_mark_variable(stmt: ast.stmt, variables: _MarkVariables) -> bool:
+    return _assigned_name(stmt) in variables
 
 
 def _mark_ref(node: ast.AST, bare: bool) -> str | None:

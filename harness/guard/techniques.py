@@ -1023,6 +1023,16 @@ def _wants_checkers(text: str) -> bool:
     return any(word in names for word in _CHECKER_WORDS) or ("lambda" in text and bool(_CHECKER_LAMBDA.search(text)))
 
 
+def _scan_star_imports(tree: _Tree) -> list[_Hit]:
+    """`from X import *` in conftest.py: every name of X lands in the conftest's namespace, and pytest registers
+    the `pytest_*` hook functions among them as if they were written there (a plugin past HG006 and HG020)."""
+    return [
+        _Hit("HG020", node.lineno, f"`from {node.module} import *` in conftest.py", f"HG020|star|{node.module}")
+        for node in tree.nodes
+        if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names)
+    ]
+
+
 # -- the Python rules, their prefilters and their messages
 
 
@@ -1039,6 +1049,7 @@ _PY_RULES = (
     _PyRule("HG017", frozenset({_TEST}), _tokens("return"), _scan_returns),
     _PyRule("HG018", frozenset({_TEST}), _tokens("__test__"), _scan_hidden),
     _PyRule("HG020", frozenset({_TEST, _CONFTEST}), _tokens("pytest_plugins"), _scan_plugins),
+    _PyRule("HG020", frozenset({_CONFTEST}), _tokens("import *", "import*"), _scan_star_imports),
     _PyRule("HG022", frozenset({_TEST, _CONFTEST}), _wants_checkers, _scan_checkers),
 )
 
