@@ -268,11 +268,24 @@ def test_the_configuration_comes_from_the_base_so_a_change_cannot_switch_a_guard
     """A change that empties `protected_paths` in the configuration it edits is still judged by the base's."""
     write(repo, {"harness.toml": "protected_paths = []\n", ".github/workflows/ci.yml": "on: push\n"})
     code, doc = guard_json("--repo", str(repo))
-    assert code == 1
     assert {f["path"] for f in doc["findings"] if f["rule"] == "HG010"} >= {".github/workflows/ci.yml"}
     write(repo, {"pyproject.toml": '[tool.harness]\nprotected_paths = []\n'})
     code, doc = guard_json("--repo", str(repo))
-    assert code == 1 and any(f["rule"] == "HG010" for f in doc["findings"])
+    assert any(f["rule"] == "HG010" for f in doc["findings"])
+    # Where a contract applies (an agent's run), they block.
+    contract = repo / "contract.md"
+    contract.write_text(contract_text())
+    code, doc = guard_json("--repo", str(repo), "--contract", str(contract))
+    assert code == 1 and any(f["rule"] == "HG010" and f["blocking"] for f in doc["findings"])
+
+
+def test_a_protected_path_changed_without_a_contract_is_a_warning(repo):
+    """A person's pull request that edits CI is news for the reviewer, not a cheat: a warning, exit 0."""
+    write(repo, {".github/workflows/ci.yml": "on: push\n"})
+    code, doc = guard_json("--repo", str(repo))
+    assert code == 0
+    (finding,) = [f for f in doc["findings"] if f["rule"] == "HG010"]
+    assert finding["severity"] == "warning" and not finding["blocking"]
 
 
 # --------------------------------------------------------------------------- the command

@@ -65,7 +65,12 @@ _RULE_LIST = (
     ),
     Rule("HG008", "contract-edited", "error", "the agreed contract's criteria, allowances or digest changed"),
     Rule("HG009", "frozen-test-edited", "error", "a test file frozen after test review was changed, deleted or moved"),
-    Rule("HG010", "protected-path-changed", "error", "a path protected by the harness configuration was changed"),
+    Rule(
+        "HG010",
+        "protected-path-changed",
+        "error",
+        "a path protected by the harness configuration was changed (a warning where no contract applies)",
+    ),
     Rule("HG011", "test-without-assertion", "error", "a new test function contains no check at all"),
     Rule(
         "HG012",
@@ -1958,6 +1963,9 @@ def _path_findings(change: FileChange, context: GuardContext) -> list[GuardFindi
                     f"(protected_paths: {pattern}), and only the contract's allowance lets it change.",
                     "Revert your change to this file. It belongs to the people who run the harness (CI, harness "
                     "configuration), not to the issue. " + _allow_hint("HG010"),
+                    # Blocking where an issue's work is judged against its contract (an agent's run); without a
+                    # contract (a person's commit or pull request) a CI or config change is news, not a cheat.
+                    None if context.contract_path is not None else "warning",
                 )
             )
             break
