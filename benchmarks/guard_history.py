@@ -6,8 +6,9 @@ For each repository (a normal clone), takes the last N non-merge commits reachab
 branch of a fresh clone; ``--first-parent`` keeps to the branch's own line) and runs the guard engine
 in-process over ``C^..C`` for each commit C: ``collect_changes`` then ``check`` with
 ``GuardContext(protected_paths=(), harness_dir=".harness")``, i.e. no contract and no protected paths.
-HG010 on a person's CI changes is a separate question, so the script only counts the commits that touch
-one of the default protected paths (``.github/**`` and the like) and would be blocked by it.
+HG010 on a person's CI changes is a separate question (without a contract it is a warning), so the script
+only counts the commits that touch ``.github/**`` or any default protected path: the commits HG010 would
+block where a contract applies (an agent's run with the default ``protected_paths``).
 
 Prints per repository and overall: commits checked, commits blocked, blocked commits per rule (a commit
 counts once per rule it trips), findings per rule, commits with warnings only, commits touching the
@@ -33,11 +34,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from harness.guard import GuardContext, check  # noqa: E402
-from harness.guard.gitdiff import collect_changes  # noqa: E402
-from harness.settings import DEFAULT_PROTECTED_PATHS  # noqa: E402
+from harness.guard import GuardContext, check
+from harness.guard.gitdiff import collect_changes
+from harness.settings import DEFAULT_PROTECTED_PATHS
 
 CONTEXT = GuardContext(protected_paths=(), harness_dir=".harness")
 MESSAGE_CHARS = 160
@@ -59,8 +58,8 @@ def last_commits(repo: Path, count: int, first_parent: bool) -> list[tuple[str, 
     return rows
 
 
-def protected(paths: list[str]) -> bool:
-    return any(fnmatch.fnmatch(path, pattern) for path in paths for pattern in DEFAULT_PROTECTED_PATHS)
+def protected(paths: list[str], patterns: tuple[str, ...] = DEFAULT_PROTECTED_PATHS) -> bool:
+    return any(fnmatch.fnmatch(path, pattern) for path in paths for pattern in patterns)
 
 
 def check_repo(repo: Path, count: int, first_parent: bool) -> dict[str, Any]:
@@ -74,6 +73,8 @@ def check_repo(repo: Path, count: int, first_parent: bool) -> dict[str, Any]:
     rules_findings: Counter[str] = Counter()
     warned_only = 0
     touching_protected = 0
+    touching_github = 0
+    blocked_with_hg010 = 0
     skipped_root = 0
     for sha, parent, subject in commits:
         if not parent:
@@ -87,9 +88,11 @@ def check_repo(repo: Path, count: int, first_parent: bool) -> dict[str, Any]:
             crashed.append({"sha": sha, "subject": subject, "error": repr(exc), "traceback": traceback.format_exc()})
             continue
         times.append(time.perf_counter() - start)
-        if protected([c.path for c in changes] + [c.old_path for c in changes if c.old_path]):
-            touching_protected += 1
+        paths = [c.path for c in changes] + [c.old_path for c in changes if c.old_path]
+        touching_protected += protected(paths)
+        touching_github += protected(paths, (".github/**",))
         blocking = [f for f in findings if f.blocking]
+        blocked_with_hg010 += bool(blocking) or protected(paths)
         if not blocking:
             warned_only += bool(findings)
             continue
@@ -128,6 +131,8 @@ def check_repo(repo: Path, count: int, first_parent: bool) -> dict[str, Any]:
         "findings_per_rule": dict(sorted(rules_findings.items())),
         "warnings_only": warned_only,
         "touching_protected": touching_protected,
+        "touching_github": touching_github,
+        "blocked_with_default_protected_paths": blocked_with_hg010,
         "times": times,
     }
 
@@ -145,13 +150,17 @@ def pct(part: int, whole: int) -> str:
 
 
 def report(results: list[dict[str, Any]]) -> None:
-    header = f"{'repo':<16} {'branch':<7} {'commits':>7} {'blocked':>8} {'share':>7} {'warn':>5} {'ci':>4} {'crash':>5}  time median / p95 / max"
+    header = (
+        f"{'repo':<16} {'branch':<7} {'commits':>7} {'blocked':>8} {'share':>7} {'warn':>5} {'.github':>7} "
+        f"{'prot':>5} {'crash':>5}  time median / p95 / max"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
         print(
             f"{r['repo']:<16} {r['branch']:<7} {r['commits']:>7} {len(r['blocked']):>8} "
-            f"{pct(len(r['blocked']), r['commits']):>7} {r['warnings_only']:>5} {r['touching_protected']:>4} "
+            f"{pct(len(r['blocked']), r['commits']):>7} {r['warnings_only']:>5} {r['touching_github']:>7} "
+            f"{r['touching_protected']:>5} "
             f"{len(r['crashed']):>5}  {timing(r['times'])}"
         )
     total = sum(r["commits"] for r in results)
@@ -160,13 +169,17 @@ def report(results: list[dict[str, Any]]) -> None:
     print("-" * len(header))
     print(
         f"{'all':<16} {'':<7} {total:>7} {blocked:>8} {pct(blocked, total):>7} "
-        f"{sum(r['warnings_only'] for r in results):>5} {sum(r['touching_protected'] for r in results):>4} "
+        f"{sum(r['warnings_only'] for r in results):>5} {sum(r['touching_github'] for r in results):>7} "
+        f"{sum(r['touching_protected'] for r in results):>5} "
         f"{sum(len(r['crashed']) for r in results):>5}  {timing(all_times)}"
     )
     print()
-    print("warn: commits with warnings only (not blocked); ci: commits touching a default protected path")
-    print(f"({', '.join(DEFAULT_PROTECTED_PATHS)}), which HG010 would block with the default configuration;")
-    print("time: collect_changes + check per commit, in process.")
+    print("warn: commits with warnings only (not blocked); .github: commits touching .github/**; prot: commits")
+    print(f"touching any default protected path ({', '.join(DEFAULT_PROTECTED_PATHS)}); not counted as")
+    print("blocked here (protected_paths is empty). Where HG010 blocks (under a contract, default paths):")
+    with_hg010 = sum(r["blocked_with_default_protected_paths"] for r in results)
+    print(f"{with_hg010} of {total} commits ({pct(with_hg010, total)}) would be blocked.")
+    print("time: collect_changes + check per commit, in process (median / 95th percentile / max).")
     print()
     rules = sorted({rule for r in results for rule in r["blocked_per_rule"]})
     if rules:

@@ -404,9 +404,10 @@ class _Run:
         head_segments: dict[str, str],
         new_tests: set[str] = frozenset(),  # type: ignore[assignment]
     ) -> list[GuardFinding]:
-        """New skip markers. A ``skipif`` on a test new in this change whose condition is about the platform or
-        the Python version only (``sys.platform``, ``sys.version_info``, ``os.name``, ``platform.*``) is
-        no finding: it hides no test that ran before, and says where the new one cannot run."""
+        """New skip markers. A ``skipif`` on a test new in this change whose condition is about the machine only
+        (``sys.platform``, ``sys.version_info``, ``os.name``, ``platform.*``, a platform flag like ``WIN``, a tool
+        or module it may lack, an environment variable) is no finding: it hides no test that ran before, and
+        says where the new one cannot run."""
         base_text, head_text = change.old_text or "", change.new_text or ""
         if not (_mentions_any(base_text, _MARKER_TOKENS) or _mentions_any(head_text, _MARKER_TOKENS)):
             return []
@@ -1183,6 +1184,13 @@ def _markers_in(roots: Iterable[ast.AST], scope: str, out: list[_Marker], decora
                 out.append(_Marker(scope, kind, ast.dump(node), getattr(node, "lineno", 0), platform_only))
 
 
+# A project's own platform flag (click's `WIN`, `IS_PYPY`, `PY311`), imported or defined elsewhere.
+_PLATFORM_FLAG = re.compile(
+    r"(?:\w+\.)?(?:IS_|ON_|RUNNING_ON_)?(?:WIN(?:DOWS)?|MAC(?:OS)?|DARWIN|LINUX|POSIX|PYPY|CPYTHON|PY\d+\w*)"
+)
+_MACHINE_CALLS = frozenset(
+    {"shutil.which", "importlib.util.find_spec", "util.find_spec", "find_spec", "os.environ.get", "os.getenv"}
+)
 _PLATFORM_NAMES = frozenset(
     {"sys.platform", "sys.version_info", "sys.implementation", "sys.maxsize", "os.name", "sys.byteorder"}
 )
@@ -1216,15 +1224,18 @@ def _platform_condition(condition: ast.expr) -> bool:
                 continue
             dotted = ".".join(_chain(node))
             known = any(dotted == n or dotted.startswith(n + ".") for n in _PLATFORM_NAMES)
-            if not (known or dotted.startswith("platform.")):
+            flag = _PLATFORM_FLAG.fullmatch(dotted) is not None or dotted == "os.environ"
+            if not (known or flag or dotted.startswith("platform.")):
                 return False
             seen = True
         elif isinstance(node, ast.Call):
-            # platform.system(), or a method of a platform value with constant arguments (sys.platform.startswith)
+            # platform.system(); a method of a platform value (sys.platform.startswith("win")); a tool, module or
+            # variable the machine may lack (shutil.which("cat"), find_spec("numpy"), os.environ.get("CI"))
             func = ".".join(_chain(node.func))
             on_value = any(func.startswith(n + ".") for n in _PLATFORM_NAMES)
             constant_args = all(isinstance(a, ast.Constant) for a in node.args) and not node.keywords
-            if not ((func.startswith("platform.") and not node.args) or (on_value and constant_args)):
+            machine = func in _MACHINE_CALLS and constant_args
+            if not ((func.startswith("platform.") and not node.args) or (on_value and constant_args) or machine):
                 return False
             seen = True
         elif not isinstance(node, _CONDITION_NODES):
