@@ -1381,3 +1381,26 @@ def test_a_mark_variable_swapped_on_a_test_is_a_new_skip() -> None:
 def test_a_platform_mark_variable_on_a_new_test_is_no_finding() -> None:
     head = MARKED + "\n\n@needs_posix\ndef test_more_paths():\n    assert add(3, 3) == 6\n"
     assert check([modified(TEST, MARKED, head)]) == []
+
+
+# --------------------------------------------------------------------------- checks the rules recognise
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        'result = pytester.runpytest()\n    result.stdout.fnmatch_lines(["*1 passed*"])',
+        "result = pytester.runpytest()\n    result.assert_outcomes(passed=1)",
+        'warnings.simplefilter("error")\n    add(1, 2)',
+        "eq_(add(1, 2), 3)",
+        "ok_(add(1, 2))",
+    ],
+    ids=["fnmatch_lines", "assert_outcomes", "warnings-as-errors", "nose-eq", "nose-ok"],
+)
+def test_checks_from_pytester_warnings_and_nose_count(body: str) -> None:
+    new = f"import warnings\n\nfrom calc import add\n\n\ndef test_new(pytester):\n    {body}\n"
+    assert check([added("tests/test_new.py", new)]) == []
+
+
+def test_a_new_test_that_only_calls_still_has_no_check() -> None:
+    new = "from calc import add\n\n\ndef test_new():\n    add(1, 2)\n"
+    only(check([added("tests/test_new.py", new)]), "HG011")

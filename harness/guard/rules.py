@@ -759,7 +759,18 @@ _Func = ast.FunctionDef | ast.AsyncFunctionDef
 _CHECK_PREFIX = re.compile(r"^(assert|check|verify|expect)($|_|[A-Z0-9])")
 _SELF_FAIL = re.compile(r"^fail($|_|[A-Z])")
 _PYTEST_CHECKS = frozenset({"raises", "warns", "fail", "deprecated_call"})
-_BARE_PYTEST_CHECKS = frozenset({"raises", "warns", "deprecated_call"})
+_BARE_CHECKS = frozenset({"raises", "warns", "deprecated_call", "eq_", "ok_"})  # pytest's, imported; nose's
+# pytester's output and outcome checks (`result.stdout.fnmatch_lines([...])`), on whatever holds the result
+_METHOD_CHECKS = frozenset(
+    {
+        "fnmatch_lines",
+        "fnmatch_lines_random",
+        "re_match_lines",
+        "no_fnmatch_line",
+        "no_re_match_line",
+        "assert_outcomes",
+    }
+)
 _RAISES = frozenset({"raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"})
 _SWALLOWING = frozenset({"AssertionError", "Exception", "BaseException"})
 _BROAD = frozenset({"Exception", "BaseException"})
@@ -845,15 +856,24 @@ def _check_call(call: ast.Call) -> bool | str:
     if isinstance(func, ast.Attribute):
         name = func.attr
         owner = func.value
+        if name in _METHOD_CHECKS:
+            return True
         if isinstance(owner, ast.Name):
             if owner.id == "pytest" and name in _PYTEST_CHECKS:
                 return True
+            if owner.id == "warnings" and name in ("simplefilter", "filterwarnings") and _first_arg(call) == "error":
+                return True  # every warning the code under test emits now fails the test
             if owner.id in ("self", "cls"):
                 return bool(_SELF_FAIL.match(name) or _CHECK_PREFIX.match(name)) or name
         return bool(_CHECK_PREFIX.match(name))
     if isinstance(func, ast.Name):
-        return func.id in _BARE_PYTEST_CHECKS or bool(_CHECK_PREFIX.match(func.id)) or func.id
+        return func.id in _BARE_CHECKS or bool(_CHECK_PREFIX.match(func.id)) or func.id
     return False
+
+
+def _first_arg(call: ast.Call) -> object:
+    first = call.args[0] if call.args else None
+    return first.value if isinstance(first, ast.Constant) else None
 
 
 def _direct_checks(nodes: Iterable[ast.AST]) -> tuple[int, list[str]]:
