@@ -1404,3 +1404,42 @@ def test_checks_from_pytester_warnings_and_nose_count(body: str) -> None:
 def test_a_new_test_that_only_calls_still_has_no_check() -> None:
     new = "from calc import add\n\n\ndef test_new():\n    add(1, 2)\n"
     only(check([added("tests/test_new.py", new)]), "HG011")
+
+
+# --------------------------------------------------------------------------- honest refactors: folded copies
+
+COPIES = """
+from calc import add
+
+
+def test_add_small():
+    assert add(1, 2) == 3
+
+
+def test_add_negative():
+    assert add(-1, -2) == -3
+
+
+def test_add_zero():
+    assert add(0, 0) == 0
+"""
+FOLDED = """
+import pytest
+
+from calc import add
+
+
+@pytest.mark.parametrize(("a", "b", "total"), [(1, 2, 3), (-1, -2, -3), (0, 0, 0)])
+def test_add(a, b, total):
+    assert add(a, b) == total
+"""
+
+
+def test_copies_folded_into_a_parametrized_test_with_the_same_cases_are_no_removal() -> None:
+    assert check([modified(TEST, COPIES, FOLDED)]) == []
+
+
+def test_folding_that_drops_a_case_is_a_removal() -> None:
+    fewer = FOLDED.replace(", (0, 0, 0)]", "]")
+    finding = only(check([modified(TEST, COPIES, fewer)]), "HG002")
+    assert "test_add_zero" in finding.message

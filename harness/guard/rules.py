@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import copy
 import fnmatch
 import hashlib
 import re
@@ -217,7 +218,9 @@ class _Run:
                 if head_path is None or not _collectable(_basename(head_path)):  # where pytest still finds them
                     continue
                 tree = self.tree(change.new_text)
-                bodies += [_body_key(f) for _, f in _test_functions(tree.body if tree else [])]
+                for _, func in _test_functions(tree.body if tree else []):
+                    bodies.append(_body_key(func))
+                    bodies += _parametrized_rows(func)  # copies folded into one parametrized test
             self._head_bodies = bodies
         return any(_contains_in_order(head, body) for head in self._head_bodies)
 
@@ -946,6 +949,41 @@ def _body_key(func: _Func) -> tuple[str, ...]:
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         body = body[1:]
     return tuple(ast.dump(stmt) for stmt in body)
+
+
+def _parametrized_rows(func: _Func) -> list[tuple[str, ...]]:
+    """The body of a ``@pytest.mark.parametrize`` test once per row, its parameters replaced by the row's
+    literal values: what each folded-in copy looked like written out."""
+    rows: list[tuple[str, ...]] = []
+    for decorator in func.decorator_list:
+        if not (isinstance(decorator, ast.Call) and _last_name(decorator.func) == "parametrize"):
+            continue
+        if len(decorator.args) < 2 or not isinstance(decorator.args[1], ast.List | ast.Tuple):
+            continue
+        names_node = decorator.args[0]
+        if isinstance(names_node, ast.Constant) and isinstance(names_node.value, str):
+            names = [n.strip() for n in names_node.value.split(",") if n.strip()]
+        elif isinstance(names_node, ast.List | ast.Tuple):
+            names = [e.value for e in names_node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+        else:
+            continue
+        for row in decorator.args[1].elts[:200]:
+            values = row.elts if len(names) > 1 and isinstance(row, ast.Tuple | ast.List) else [row]
+            if len(values) != len(names):
+                continue
+            mapping = dict(zip(names, values, strict=True))
+            body = [_Substitute(mapping).visit(copy.deepcopy(stmt)) for stmt in func.body]
+            rows.append(_body_key(ast.FunctionDef(name=func.name, body=body)))  # type: ignore[call-arg]
+    return rows
+
+
+class _Substitute(ast.NodeTransformer):
+    def __init__(self, mapping: Mapping[str, ast.expr]) -> None:
+        self.mapping = mapping
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        value = self.mapping.get(node.id)
+        return copy.deepcopy(value) if value is not None and isinstance(node.ctx, ast.Load) else node
 
 
 def _contains_in_order(whole: tuple[str, ...], part: tuple[str, ...]) -> bool:
