@@ -1443,3 +1443,22 @@ def test_folding_that_drops_a_case_is_a_removal() -> None:
     fewer = FOLDED.replace(", (0, 0, 0)]", "]")
     finding = only(check([modified(TEST, COPIES, fewer)]), "HG002")
     assert "test_add_zero" in finding.message
+
+
+# --------------------------------------------------------------------------- honest refactors: a feature removed
+
+CALC = "def add(a, b):\n    return a + b\n\n\ndef div(a, b):\n    return a / b\n"
+
+
+def test_a_feature_removed_with_its_tests_is_no_removal() -> None:
+    """`div` goes, and so do the tests that used only it; `test_add` stays."""
+    head = BASE_TESTS.split("\n\ndef test_div_by_zero")[0].replace("from calc import add, div", "from calc import add")
+    source = modified("calc.py", CALC, CALC.split("\n\n\ndef div")[0] + "\n")
+    assert check([modified(TEST, BASE_TESTS, head + "\n"), source]) == []
+
+
+def test_a_test_removed_while_what_it_tests_stays_is_still_a_removal() -> None:
+    head = BASE_TESTS.split("\n\ndef test_div_by_zero")[0] + "\n"  # div still exists
+    findings = check([modified(TEST, BASE_TESTS, head)])
+    removed = sorted(f.message.split("`")[1] for f in findings if f.rule == "HG002")
+    assert removed == ["TestDiv::test_half", "test_div_by_zero"]

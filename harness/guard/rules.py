@@ -16,6 +16,7 @@ import fnmatch
 import hashlib
 import re
 import shlex
+import sys
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
@@ -203,6 +204,28 @@ class _Run:
         self._lines: dict[str, list[str]] = {}
         self._changes = changes
         self._head_bodies: list[tuple[str, ...]] | None = None
+        self._removed_symbols: set[str] | None = None
+
+    def retired(self, func: _Func, module: Iterable[ast.stmt]) -> bool:
+        """Whether a removed test goes with the feature it tested: every name it uses from the project (imported
+        into its module with ``from x import name``) is defined no more, in this same change."""
+        imported = _project_imports(module)
+        used = {n.id for n in ast.walk(func) if isinstance(n, ast.Name) and n.id in imported}
+        if not used:
+            return False
+        if self._removed_symbols is None:
+            gone: set[str] = set()
+            for change in self._changes:
+                base_path = (change.old_path or change.path) if change.status != "added" else None
+                if base_path is None or not base_path.endswith(".py") or is_test_file(base_path):
+                    continue
+                before = self.tree(change.old_text)
+                after = self.tree(change.new_text) if change.status != "deleted" else None
+                if before is None:
+                    continue
+                gone |= _top_level_names(before.body) - (_top_level_names(after.body) if after else set())
+            self._removed_symbols = gone
+        return used <= self._removed_symbols
 
     def moved(self, func: _Func) -> bool:
         """Whether a test gone from its place at base lives on at head with the same body, or that body
@@ -297,7 +320,9 @@ class _Run:
         if base_test and _removed_from_discovery(change, base_path, head_path):
             base_tree = self.tree(change.old_text)
             gone = [f for _, f in _test_functions(base_tree.body)] if base_tree else []
-            if not (gone and all(self.moved(f) for f in gone)):  # every test moved elsewhere: a refactor
+            body = base_tree.body if base_tree else []
+            # every test moved elsewhere, or gone with the feature it tested: a refactor
+            if not (gone and all(self.moved(f) or self.retired(f, body) for f in gone)):
                 out.append(_test_file_removed(change, base_path))
             return out
         if change.old_text == change.new_text or head_path is None:
@@ -344,7 +369,7 @@ class _Run:
         )
         out: list[GuardFinding] = []
         for name, func in base_tests.items():
-            if name not in head_tests and not self.moved(func):
+            if name not in head_tests and not self.moved(func) and not self.retired(func, base_module):
                 out.append(_test_removed(path, name, func.lineno))
         pairs: list[tuple[str, _Func, _Func]] = []
         for name, func in head_tests.items():
@@ -949,6 +974,29 @@ def _body_key(func: _Func) -> tuple[str, ...]:
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         body = body[1:]
     return tuple(ast.dump(stmt) for stmt in body)
+
+
+def _project_imports(module: Iterable[ast.stmt]) -> set[str]:
+    """Names a test module imports from the project: ``from x import name``, x not the standard library nor
+    a test framework."""
+    names: set[str] = set()
+    for stmt in module:
+        if isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level:
+            root = stmt.module.split(".")[0]
+            if root in sys.stdlib_module_names or root in ("pytest", "_pytest", "hypothesis", "mock"):
+                continue
+            names |= {alias.asname or alias.name for alias in stmt.names if alias.name != "*"}
+    return names
+
+
+def _top_level_names(module: Iterable[ast.stmt]) -> set[str]:
+    names: set[str] = set()
+    for stmt in module:
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(stmt.name)
+        elif (target := _assigned_name(stmt)) is not None:
+            names.add(target)
+    return names
 
 
 def _parametrized_rows(func: _Func) -> list[tuple[str, ...]]:
