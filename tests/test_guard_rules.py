@@ -287,6 +287,11 @@ def test_hg003_pytest_raises_broadened_to_exception() -> None:
     assert "`test_div_by_zero`" in finding.message and "any error passes" in finding.message
 
 
+def test_hg003_a_broad_raises_with_a_message_match_is_no_widening() -> None:
+    new = BASE_TESTS.replace("pytest.raises(ZeroDivisionError)", 'pytest.raises(Exception, match="division by zero")')
+    assert check([modified(TEST, BASE_TESTS, new)]) == []
+
+
 def test_hg003_unittest_and_mock_checks_count() -> None:
     old = """
         import unittest
