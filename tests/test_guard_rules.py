@@ -1467,3 +1467,25 @@ def test_a_test_removed_while_what_it_tests_stays_is_still_a_removal() -> None:
     findings = check([modified(TEST, BASE_TESTS, head)])
     removed = sorted(f.message.split("`")[1] for f in findings if f.rule == "HG002")
     assert removed == ["TestDiv::test_half", "test_div_by_zero"]
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("tests/test_speed.py", "from calc import add\n\n\ndef test_add_speed(benchmark):\n    benchmark(add, 1, 2)\n"),
+        ("bench/test_bench.py", "from calc import add\n\n\ndef test_add_speed():\n    add(1, 2)\n"),
+        (
+            "tests/test_speed.py",
+            "import pytest\n\nfrom calc import add\n\npytestmark = pytest.mark.benchmark()\n\n\n"
+            "def test_add_speed():\n    add(1, 2)\n",
+        ),
+    ],
+    ids=["fixture", "folder", "pytestmark"],
+)
+def test_hg011_a_benchmark_needs_no_assert(path: str, text: str) -> None:
+    assert check([added(path, text)]) == []
+
+
+def test_a_skip_on_a_new_test_for_a_missing_os_feature_is_no_finding() -> None:
+    head = BASE_TESTS + NEW_WINDOWS_TEST.format(condition='not hasattr(os, "getuid")')
+    assert [f for f in check([modified(TEST, BASE_TESTS, head)]) if f.rule == "HG004"] == []

@@ -376,7 +376,7 @@ class _Run:
             old = base_tests.get(name)
             if old is None:
                 facts = scan(func).facts(name, func.lineno, head_helpers)
-                if facts.real_checks <= 0:
+                if facts.real_checks <= 0 and not _benchmark(func, path, head_module):
                     out.append(_test_without_assertion(path, facts))
             elif helpers_changed or (old is not func and base_segments.get(name) != head_segments.get(name)):
                 # with helpers changed, even an identical test may call one that lost its checks
@@ -976,6 +976,20 @@ def _body_key(func: _Func) -> tuple[str, ...]:
     return tuple(ast.dump(stmt) for stmt in body)
 
 
+def _benchmark(func: _Func, path: str, module: Iterable[ast.stmt]) -> bool:
+    """A benchmark, not a test of behaviour: it takes pytest-benchmark's `benchmark` fixture, carries a
+    `benchmark` mark (on itself or the module's `pytestmark`), or lives under a `bench`/`benchmarks` folder."""
+    if any(a.arg == "benchmark" for a in (*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs)):
+        return True
+    if any(part in ("bench", "benchmarks") for part in path.split("/")[:-1]):
+        return True
+    marks = [*func.decorator_list]
+    for stmt in module:
+        if _assigned_name(stmt) == "pytestmark" and (value := getattr(stmt, "value", None)) is not None:
+            marks.append(value)
+    return any(isinstance(n, ast.Attribute) and n.attr == "benchmark" for m in marks for n in ast.walk(m))
+
+
 def _project_imports(module: Iterable[ast.stmt]) -> set[str]:
     """Names a test module imports from the project: ``from x import name``, x not the standard library nor
     a test framework."""
@@ -1298,6 +1312,7 @@ def _markers_in(roots: Iterable[ast.AST], scope: str, out: list[_Marker], decora
 _PLATFORM_FLAG = re.compile(
     r"(?:\w+\.)?(?:IS_|ON_|RUNNING_ON_)?(?:WIN(?:DOWS)?|MAC(?:OS)?|DARWIN|LINUX|POSIX|PYPY|CPYTHON|PY\d+\w*)"
 )
+_MACHINE_MODULES = frozenset({"os", "sys", "socket", "signal", "time", "select", "fcntl", "resource", "platform"})
 _MACHINE_CALLS = frozenset(
     {"shutil.which", "importlib.util.find_spec", "util.find_spec", "find_spec", "os.environ.get", "os.getenv"}
 )
@@ -1334,7 +1349,7 @@ def _platform_condition(condition: ast.expr) -> bool:
                 continue
             dotted = ".".join(_chain(node))
             known = any(dotted == n or dotted.startswith(n + ".") for n in _PLATFORM_NAMES)
-            flag = _PLATFORM_FLAG.fullmatch(dotted) is not None or dotted == "os.environ"
+            flag = _PLATFORM_FLAG.fullmatch(dotted) is not None or dotted in ("os.environ", *_MACHINE_MODULES)
             if not (known or flag or dotted.startswith("platform.")):
                 return False
             seen = True
@@ -1345,6 +1360,14 @@ def _platform_condition(condition: ast.expr) -> bool:
             on_value = any(func.startswith(n + ".") for n in _PLATFORM_NAMES)
             constant_args = all(isinstance(a, ast.Constant) for a in node.args) and not node.keywords
             machine = func in _MACHINE_CALLS and constant_args
+            # hasattr(os, "getuid"), hasattr(socket, "AF_UNIX"): whether the machine's module has a feature
+            machine = machine or (
+                func == "hasattr"
+                and len(node.args) == 2
+                and isinstance(node.args[0], ast.Name)
+                and node.args[0].id in _MACHINE_MODULES
+                and isinstance(node.args[1], ast.Constant)
+            )
             if not ((func.startswith("platform.") and not node.args) or (on_value and constant_args) or machine):
                 return False
             seen = True
