@@ -1489,3 +1489,11 @@ def test_hg011_a_benchmark_needs_no_assert(path: str, text: str) -> None:
 def test_a_skip_on_a_new_test_for_a_missing_os_feature_is_no_finding() -> None:
     head = BASE_TESTS + NEW_WINDOWS_TEST.format(condition='not hasattr(os, "getuid")')
     assert [f for f in check([modified(TEST, BASE_TESTS, head)]) if f.rule == "HG004"] == []
+
+
+def test_hg011_a_test_without_a_check_that_only_moved_is_not_new() -> None:
+    """It was already there at base, unchanged: moving it adds no weak test (click 700798252a)."""
+    smoke = "from calc import add\n\n\ndef test_add_runs():\n    add(1, 2)\n"
+    base = BASE_TESTS + "\n\ndef test_add_runs():\n    add(1, 2)\n"
+    assert check([modified(TEST, base, BASE_TESTS), added("tests/test_smoke.py", smoke)]) == []
+    only(check([added("tests/test_smoke.py", smoke)]), "HG011")  # new for real: still a finding

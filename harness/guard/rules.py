@@ -205,6 +205,21 @@ class _Run:
         self._changes = changes
         self._head_bodies: list[tuple[str, ...]] | None = None
         self._removed_symbols: set[str] | None = None
+        self._base_bodies: set[tuple[str, ...]] | None = None
+
+    def existed(self, func: _Func) -> bool:
+        """Whether a test new at its place had the same body at base somewhere in the change (moved here):
+        a test without a check that was already there is no new one."""
+        if self._base_bodies is None:
+            bodies: set[tuple[str, ...]] = set()
+            for change in self._changes:
+                base_path = (change.old_path or change.path) if change.status != "added" else None
+                if base_path is None or not is_test_file(base_path):
+                    continue
+                tree = self.tree(change.old_text)
+                bodies |= {_body_key(f) for _, f in _test_functions(tree.body if tree else [])}
+            self._base_bodies = bodies
+        return _body_key(func) in self._base_bodies
 
     def retired(self, func: _Func, module: Iterable[ast.stmt]) -> bool:
         """Whether a removed test goes with the feature it tested: every name it uses from the project (imported
@@ -376,7 +391,7 @@ class _Run:
             old = base_tests.get(name)
             if old is None:
                 facts = scan(func).facts(name, func.lineno, head_helpers)
-                if facts.real_checks <= 0 and not _benchmark(func, path, head_module):
+                if facts.real_checks <= 0 and not _benchmark(func, path, head_module) and not self.existed(func):
                     out.append(_test_without_assertion(path, facts))
             elif helpers_changed or (old is not func and base_segments.get(name) != head_segments.get(name)):
                 # with helpers changed, even an identical test may call one that lost its checks
