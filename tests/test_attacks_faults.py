@@ -312,9 +312,12 @@ def test_exhausted_retries_exit_3_with_state_kept_then_restart_passes(
     result, doc = run("001", "--repo", str(project))
 
     assert result.exit_code == 3, result.output
-    assert len(api.requests) == 2 and proxy.resets == 1
+    # The third try reaches the API and gets the 529, or (seen only inside the full suite, under load) fails at
+    # the connection level too, on the connection the reset left behind: either way all three tries failed.
+    assert proxy.resets == 1 and len(api.requests) in (1, 2)
     assert doc["outcome"] == "incomplete"
-    assert "could not be reached" in doc["reason"] and "529" in doc["reason"]
+    assert "could not be reached" in doc["reason"]
+    assert ("529" in doc["reason"]) == (len(api.requests) == 2), doc["reason"]
     assert state_of(doc)["status"] == "incomplete"
     assert len(events(doc, "api_error")) == 1
     # Everything is kept for inspection and a restart: branch, worktree, run directory.
