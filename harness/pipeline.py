@@ -575,21 +575,21 @@ class _Run:
         sha = self.expected_head
         findings = self.guard(contract, head=sha)
         mutants = self.check_mutants(contract, sha)
-        handoff = self.verdict_handoff(contract, sha, findings) + "\n\n" + mutants.summary()
+        strength = self.oracle_summary()
+        handoff = self.verdict_handoff(contract, sha, findings, strength) + "\n\n" + mutants.summary()
         with self.throwaway(sha) as ws:
             evaluator = self.agent(
                 "evaluator", "evaluator-verdict", ["submit_verdict"], tools=READ_ONLY_TOOLS, workspace=ws
             )
             call = evaluator.start(handoff + "\n\nGrade the work and call `submit_verdict`.")
         submission: VerdictSubmission = call.input
-        probed, probe_findings = self.run_probes(contract, submission, sha)
-        probe_findings += _mutation_findings(mutants, self.config.gate.min_mutation_score)
-        if probe_findings:
-            submission = submission.model_copy(update={"findings": [*submission.findings, *probe_findings]})
+        probed, harness_findings = self.run_probes(contract, submission, sha)
+        harness_findings += _mutation_findings(mutants, self.config.gate.min_mutation_score)
+        if harness_findings:
+            submission = submission.model_copy(update={"findings": [*submission.findings, *harness_findings]})
         blocking = [f for f in findings if f.blocking]
         verdict = decide_verdict(contract, submission, guard_errors=tdd_gate.guard_problems(blocking))
-        oracle_note = self.oracle_note().removeprefix(" Oracle check: ")
-        verdict.evidence = [e for e in (oracle_note, probed.summary(), mutants.summary()) if e]
+        verdict.evidence = [e for e in (strength, probed.summary(), mutants.summary()) if e]
         atomic_write_text(self.run_dir / "verdict.json", verdict.model_dump_json(indent=2) + "\n")
         atomic_write_text(self.run_dir / "verdict.md", render_verdict(verdict))
         self.trace.event(
@@ -967,14 +967,13 @@ class _Run:
             "decide the next verdict:\n" + "\n".join(lines)
         )
 
-    def oracle_note(self) -> str:
-        """The oracle check's summary for the verdict evaluator, from the run directory (harness-owned)."""
+    def oracle_summary(self) -> str:
+        """The oracle check's summary, kept at green in the run directory (harness-owned, outside the
+        worktree): the verdict may run in a later process (`harness afk`)."""
         path = self.run_dir / "oracle.txt"
-        if not path.is_file():
-            return ""
-        return " Oracle check: " + path.read_text(encoding="utf-8").strip()
+        return path.read_text(encoding="utf-8").strip() if path.is_file() else ""
 
-    def verdict_handoff(self, contract: Contract, sha: str, findings: list[GuardFinding]) -> str:
+    def verdict_handoff(self, contract: Contract, sha: str, findings: list[GuardFinding], strength: str) -> str:
         diff = gitops.diff(self.worktree.path, self.worktree.base, sha)
         if len(diff) > 60_000:
             diff = diff[:60_000] + "\n[... diff truncated; read the files in the workspace ...]"
@@ -982,7 +981,7 @@ class _Run:
             self.contract_handoff(contract)
             + "\n\nThe harness's own verification: every contract test passes, every test that passed before "
             "still passes, the frozen tests are unchanged."
-            + self.oracle_note()
+            + (f" Oracle check: {strength}" if strength else "")
             + "\n\n"
             + _guard_summary(findings)
             + (_fenced("generator-note", self.generator_note) + "\n\n" if self.generator_note else "")

@@ -445,7 +445,7 @@ class _Run:
         diff: _PyDiff,
         base_segments: dict[str, str],
         head_segments: dict[str, str],
-        new_tests: set[str] = frozenset(),  # type: ignore[assignment]
+        new_tests: set[str],
     ) -> list[GuardFinding]:
         """New skip markers. A ``skipif`` on a test new in this change whose condition is about the machine only
         (``sys.platform``, ``sys.version_info``, ``os.name``, ``platform.*``, a platform flag like ``WIN``, a tool
@@ -491,7 +491,7 @@ class _Run:
         if diff is None:
             return []
         base_segments = _segments(diff.base, diff.base_lines)
-        out = self._skip_findings(change, diff, base_segments, _segments(diff.head, diff.head_lines))
+        out = self._skip_findings(change, diff, base_segments, _segments(diff.head, diff.head_lines), set())
         base, head = _conftest_facts(diff.base_module()), _conftest_facts(diff.head_module())
         path = change.path
         fix = (
