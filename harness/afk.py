@@ -1008,8 +1008,15 @@ def _interrupts(coordinator: Coordinator) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def run_worker(repo: Path, options: AfkOptions, *, stop: threading.Event | None = None) -> None:
-    """``harness afk --worker``: run issues from the shared queue until Ctrl-C."""
+def run_worker(
+    repo: Path,
+    options: AfkOptions,
+    *,
+    stop: threading.Event | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """``harness afk --worker``: run issues from the shared queue until Ctrl-C (``on_ready`` is told the
+    worker's id once it is connected to the database and polling the queue)."""
     root = gitops.repo_root(repo)
     config = load_config(root)
     make_client(max_retries=config.max_retries, timeout=config.request_timeout)  # no key: exit 2 now
@@ -1024,6 +1031,8 @@ def run_worker(repo: Path, options: AfkOptions, *, stop: threading.Event | None 
     stop = stop or threading.Event()
     with launched(rt, options.database_url, options.parallel or 1):
         previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+        if on_ready is not None:
+            on_ready(rt.worker)
         try:
             while not stop.wait(_POLL):
                 pass

@@ -20,13 +20,15 @@ def run_afk_command(repo: Path, options: Any, *, worker: bool, as_json: bool, er
     from harness.afk import batch_exit_code, open_batch, run_batch, run_worker
 
     if worker:
-        err.print(
-            "worker: running issues from the shared queue; Ctrl-C stops it (running issues stop at their next "
-            "model call and are resumed by the coordinator's `harness afk --resume`)",
-            markup=False,
-            soft_wrap=True,
-        )
-        run_worker(repo, options)
+        def ready(worker_id: str) -> None:
+            err.print(
+                f"worker {worker_id}: connected, taking issues from the shared queue; Ctrl-C stops it (running "
+                "issues stop at their next model call and are resumed by the coordinator's `harness afk --resume`)",
+                markup=False,
+                soft_wrap=True,
+            )
+
+        run_worker(repo, options, on_ready=ready)
         return 0
     rt, state, path, issues = open_batch(repo, options)
     if rt.sandbox is None:

@@ -460,13 +460,14 @@ class _Run:
     def verify_red_until_ok(
         self, generator: Agent, call: RoleCall, contract: Contract, attempts: list[str]
     ) -> tuple[TestReport, str]:
-        last = ""
-        for _ in range(self.limits.red_attempts):
+        last = ask = ""
+        for attempt in range(1, self.limits.red_attempts + 1):
+            if attempt > 1:  # no call after the last attempt: its answer would never be read
+                call = generator.respond(last + ask)
             tests: TestsReady = call.input
             candidate = self.candidate()
             if isinstance(candidate, Rejection):
-                last = f"REJECTED: {candidate}"
-                call = generator.respond(last + "\n\nThen call `tests_ready` again.")
+                last, ask = f"REJECTED: {candidate}", "\n\nThen call `tests_ready` again."
                 continue
             report = self.tests("red", candidate)
             sources = {f: self.read_text(candidate, f) for f in {tdd_gate.file_of(t) for t in tests.tests}}
@@ -483,6 +484,7 @@ class _Run:
                 ok=result.ok,
                 tests=[s.__dict__ for s in result.tests],
                 problems=list(result.problems),
+                fingerprint=result.fingerprint,
             )
             if result.ok:
                 self._last_tests = tests
@@ -494,7 +496,7 @@ class _Run:
                     f"stuck: the same red failure {self.limits.stuck_after} times in a row:\n" + result.explain(),
                 )
             last = result.explain()
-            call = generator.respond(last + "\n\nFix this, then call `tests_ready` again.")
+            ask = "\n\nFix this, then call `tests_ready` again."
         raise Stop("blocked", f"no valid red tests after {self.limits.red_attempts} attempts:\n" + last)
 
     def green(
@@ -521,13 +523,14 @@ class _Run:
             handoff = self.green_handoff(contract) if fix is None else self.fix_handoff(contract, *fix)
         call = generator.start(handoff + "\n\nImplement it, then call `implementation_ready`.")
         fingerprints: list[str] = []
-        last = ""
-        for _ in range(self.limits.green_attempts):
+        last = ask = ""
+        for attempt in range(1, self.limits.green_attempts + 1):
+            if attempt > 1:  # no call after the last attempt: its answer would never be read
+                call = generator.respond(last + ask)
             self.generator_note = call.input.note
             candidate = self.candidate()
             if isinstance(candidate, Rejection):
-                last = f"REJECTED: {candidate}"
-                call = generator.respond(last + "\n\nThen call `implementation_ready` again.")
+                last, ask = f"REJECTED: {candidate}", "\n\nThen call `implementation_ready` again."
                 continue
             report = self.tests("green", candidate)
             result = tdd_gate.verify_green(
@@ -543,6 +546,7 @@ class _Run:
                 tests=[s.__dict__ for s in result.tests],
                 problems=list(result.problems),
                 collected=report.collected,
+                fingerprint=result.fingerprint,
             )
             failure, fingerprint = result.explain(), result.fingerprint
             if result.ok:
@@ -567,7 +571,7 @@ class _Run:
                     f"stuck: the same green failure {self.limits.stuck_after} times in a row:\n" + failure,
                 )
             last = failure
-            call = generator.respond(last + "\n\nFix this, then call `implementation_ready` again.")
+            ask = "\n\nFix this, then call `implementation_ready` again."
         raise Stop("blocked", f"not green after {self.limits.green_attempts} attempts:\n" + last)
 
     def evaluate(self, contract: Contract) -> Verdict:

@@ -175,7 +175,7 @@ def run_tests(
             exit_code, timed_out = _wait(proc, timeout)
         duration = time.monotonic() - started
         data, tampered = _read_report(reader.result(), nonce)
-        report = _build_report(data, exit_code, timed_out, duration, _read_tail(log_path))
+        report = _build_report(data, exit_code, timed_out, duration, _read_tail(log_path), root=workdir)
         if tampered is not None:
             report = dataclasses.replace(report, ran=False, tampered=tampered)
         return report
@@ -367,8 +367,12 @@ def _is_duration(value: object) -> bool:
 
 
 def _build_report(
-    data: dict[str, Any] | None, exit_code: int, timed_out: bool, duration: float, tail: str
+    data: dict[str, Any] | None, exit_code: int, timed_out: bool, duration: float, tail: str, *, root: Path
 ) -> TestReport:
+    # Paths inside the checkout are shown relative to it: the agent knows the tree as ``tests/x.py``,
+    # not as a temp dir that changes from run to run (which also keeps failure fingerprints stable).
+    prefix = f"{root}{os.sep}"
+    tail = tail.replace(prefix, "")
     if data is None:
         return TestReport(
             outcomes={},
@@ -388,7 +392,7 @@ def _build_report(
             outcome=cast(Outcome, outcome if outcome in _OUTCOMES else "error"),
             phase=str(item.get("phase") or "call"),
             exc_type=_opt_str(item.get("exc_type")),
-            message=str(item.get("message") or "")[:MAX_MESSAGE],
+            message=str(item.get("message") or "").replace(prefix, "")[:MAX_MESSAGE],
             duration=float(item.get("duration") or 0.0),
         )
         outcomes[test.nodeid] = test
@@ -396,7 +400,7 @@ def _build_report(
         CollectionError(
             nodeid=str(item["nodeid"]),
             exc_type=_opt_str(item.get("exc_type")),
-            message=str(item.get("message") or "")[-MAX_COLLECT_MESSAGE:],
+            message=str(item.get("message") or "").replace(prefix, "")[-MAX_COLLECT_MESSAGE:],
         )
         for item in data.get("collection_errors", [])
     )

@@ -65,25 +65,37 @@ def test_two_machines_share_a_batch_and_a_killed_worker_recovers(
     logs = tmp_path / "logs"
     logs.mkdir()
 
-    coordinator = start(["--repo", str(machine_a), "--remote", "origin", "--worker-id", "a", *shared], logs / "a.log")
+    def both_logs() -> str:
+        return "".join(f"--- {p.name}\n{p.read_text(errors='replace')}" for p in sorted(logs.glob("*.log")))
+
+    # The worker first, and polling, before the coordinator queues anything: on a loaded machine a worker
+    # that is still starting up would see the coordinator finish every issue alone.
     worker = start(["--worker", "--repo", str(machine_b), "--worker-id", "b", *shared], logs / "b.log")
+    coordinator = None
     try:
         deadline = time.monotonic() + 120
+        while "worker b: connected" not in (logs / "b.log").read_text(errors="replace"):
+            assert worker.poll() is None and time.monotonic() < deadline, both_logs()
+            time.sleep(0.1)
+        coordinator = start(
+            ["--repo", str(machine_a), "--remote", "origin", "--worker-id", "a", *shared], logs / "a.log"
+        )
+        deadline = time.monotonic() + 120
         while not running_in(machine_b) and time.monotonic() < deadline:
-            assert coordinator.poll() is None, (logs / "a.log").read_text()
+            assert coordinator.poll() is None, both_logs()
             time.sleep(0.1)
         killed = running_in(machine_b)
-        assert killed, "the worker on machine b never took an issue"
+        assert killed, "the worker on machine b never took an issue\n" + both_logs()
         time.sleep(1.0)  # into the issue's phase: a model call or a test run
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
         time.sleep(1.0)
         worker = start(["--worker", "--repo", str(machine_b), "--worker-id", "b", *shared], logs / "b.log")
 
-        assert coordinator.wait(timeout=300) == 0, (logs / "a.log").read_text() + (logs / "b.log").read_text()
+        assert coordinator.wait(timeout=300) == 0, both_logs()
     finally:
         for proc in (coordinator, worker):
-            if proc.poll() is None:
+            if proc is not None and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGINT)
                 try:
                     proc.wait(timeout=20)

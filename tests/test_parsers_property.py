@@ -696,7 +696,7 @@ def read_report(data: bytes) -> TestReport:
             doc = None
         if isinstance(doc, dict):  # as the plugin sends it: stamped with the run's nonce
             data = json.dumps({**doc, "nonce": "n"}).encode()
-        report = _build_report(_read_report(data, "n")[0], 1, False, 0.5, "tail")
+        report = _build_report(_read_report(data, "n")[0], 1, False, 0.5, "tail", root=Path("/checkout"))
         assert snapshot(tmp) == before
     assert isinstance(report, TestReport)
     if report.ran:

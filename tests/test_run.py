@@ -247,6 +247,22 @@ def test_stuck_on_the_same_failure_ends_blocked(harness: Any, project: Path, api
     assert doc["outcome"] == "blocked" and "stuck" in doc["reason"]
 
 
+def test_attempts_that_fail_differently_end_blocked_with_no_call_after_the_last(
+    harness: Any, project: Path, api: FakeMessagesAPI
+) -> None:
+    steps = []
+    for n in range(5):  # limits.green_attempts: each attempt fails a new way, so it is never "stuck"
+        wrong = f"def slugify(text: str) -> str:\n    return 'wrong-{n}'\n"
+        steps += [s.act("implementation_ready", "write", path="textkit/slug.py", content=wrong)]
+        steps += [s.implementation_ready()]
+    api.add(*s.contract_agreed(), *s.red_accepted(), *steps)
+    result, doc = run(harness, project)
+    assert result.exit_code == 1, result.output
+    assert doc["outcome"] == "blocked" and doc["reason"].startswith("not green after 5 attempts"), doc["reason"]
+    assert "Fix this" not in doc["reason"]  # the reason is for a person, not the agent's retry prompt
+    assert len(api.requests) == 2 + 3 + 10  # contract, red and review, five attempts: nothing after the last
+
+
 def test_the_verdict_sees_the_guards_and_the_generators_note(harness: Any, project: Path, api: FakeMessagesAPI) -> None:
     note = "slugify keeps digits; the issue did not say otherwise"
     api.add(

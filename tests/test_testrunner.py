@@ -232,6 +232,16 @@ def test_missing_module_is_a_collection_error(mixed: tuple[Path, TestReport]) ->
     assert "No module named 'not_a_real_module'" in error.message
 
 
+def test_messages_name_files_relative_to_the_checkout(mixed: tuple[Path, TestReport]) -> None:
+    # A temp checkout's path changes from run to run: shown to the agent it is noise, and in a failure's
+    # fingerprint it would make the same failure look new each time (the run would never be "stuck").
+    root, report = mixed
+    error = {e.nodeid: e for e in report.collection_errors}["tests/test_missing_import.py"]
+    assert "'tests/test_missing_import.py'" in error.message
+    texts = [error.message, report.output_tail, *(o.message for o in report.outcomes.values())]
+    assert not [t for t in texts if str(root.resolve()) in t]
+
+
 def test_syntax_error_is_a_collection_error(mixed: tuple[Path, TestReport]) -> None:
     errors = {error.nodeid: error for error in mixed[1].collection_errors}
     error = errors["tests/test_broken_syntax.py"]
