@@ -85,6 +85,7 @@ class Runtime:
     sandbox: Bwrap | None  # None only when the configuration says sandbox = "none"
     max_cost: float | None = None
     stop_now: threading.Event = field(default_factory=threading.Event)
+    budget_refused: threading.Event = field(default_factory=threading.Event)  # the budget turned a call away
     _spent: float = 0.0  # this process's spend in this batch, plus what earlier sessions recorded
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -105,8 +106,11 @@ class Runtime:
         if self.stop_now.is_set():
             raise Interrupted("stopped by Ctrl-C at a safe point (before a model call); resume with --resume")
         if self.max_cost is not None and self.spent() + next_call > self.max_cost:
+            self.budget_refused.set()
+            spent = self.spent()
+            what = "is spent" if spent >= self.max_cost else f"cannot pay for the next call (about ${next_call:.4f})"
             raise BatchBudgetExceeded(
-                f"the batch budget of ${self.max_cost:.2f} is spent (${self.spent():.4f})",
+                f"the batch budget of ${self.max_cost:.2f} {what}; ${spent:.4f} spent",
                 hint="resume with a higher --max-cost",
             )
 
@@ -767,7 +771,7 @@ class Coordinator:
             return "interrupted"
         if self.deadline is not None and datetime.now().astimezone() >= self.deadline:
             return "until"
-        if self.rt.max_cost is not None and self.rt.spent() >= self.rt.max_cost:
+        if self.rt.max_cost is not None and (self.rt.spent() >= self.rt.max_cost or self.rt.budget_refused.is_set()):
             return "budget"
         return None
 

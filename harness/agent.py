@@ -27,6 +27,7 @@ runs our workspace tools on the reply. Deliberate choices:
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import warnings
@@ -361,12 +362,27 @@ class Agent:
         return {**results, "content": content}
 
     def _before_call(self) -> None:
-        self._ledger.check(next_call=self._last_cost)
+        self._ledger.check(next_call=self._last_cost or self._first_call_estimate())
         if self._step_turns >= self._limits.max_turns:
             raise AgentFailed(
                 f"the {self.role} used all {self._limits.max_turns} turns of the {self.phase} step",
                 hint="raise [limits] max_turns in harness.toml, or split the issue into thinner slices",
             )
+
+    def _first_call_estimate(self) -> float:
+        """What the first call of a context will cost at least, before there is a last call to go by: its prompt
+        (system, tool schemas, messages), at about 3.5 characters a token, written to the prompt cache. Output
+        is left out (unknown), so this errs low; it stops a run whose budget cannot even pay for the prompt."""
+        from harness.pricing import price_for
+
+        price = price_for(self.model)
+        if price is None:
+            return 0.0
+        tools = [ROLE_TOOLS[name] for name in self._role_tools]
+        specs = [tool.description + json.dumps(input_schema(tool.input_model)) for tool in tools]
+        chars = len(self.system) + len(json.dumps(self.messages, default=str)) + sum(map(len, specs))
+        chars += 600 * len(self._workspace_tools)  # a workspace tool's description and schema
+        return chars / 3.5 * price.cache_write / 1_000_000
 
     def _hand_off(self) -> None:
         """Continue in a fresh context: the original handoff plus the harness's summary of the work so far.

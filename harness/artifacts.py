@@ -7,8 +7,10 @@ never overwritten.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,8 +52,17 @@ class Issue(Strict):
         default=None, description="the slicer's key for this slice; a re-slice keeps the id of the issue with its key"
     )
     user_stories: list[int] = Field(default_factory=list, description="numbers of the PRD user stories it serves")
+    sliced: str | None = Field(
+        default=None,
+        description="digest of the issue as `harness slice` wrote it; when the file no longer matches it, a person "
+        "edited it, and a re-slice keeps it as it is unless told to overwrite",
+    )
     body: str = Field(default="", exclude=True)
     slug: str = Field(default="", exclude=True)
+
+    def edited(self) -> bool:
+        """Whether a person changed the file since `harness slice` wrote it (no digest: nobody can tell, so yes)."""
+        return self.sliced is None or self.sliced != issue_digest(self.model_dump(mode="json"), self.body)
 
     @property
     def acceptance_criteria(self) -> list[str]:
@@ -71,6 +82,14 @@ class Issue(Strict):
                 "`- [ ] slugify('Hello World') returns 'hello-world'` under `## Acceptance criteria`"
             )
         return self
+
+
+def issue_digest(meta: Mapping[str, Any], body: str) -> str:
+    """What `harness slice` records of an issue it writes: its fields (except the digest and the status, which the
+    harness itself moves) and its body, hashed."""
+    fields = {k: v for k, v in meta.items() if k not in ("sliced", "status", "body", "slug")}
+    canonical = json.dumps(fields, sort_keys=True, default=str) + "\n" + body.strip()
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def acceptance_criteria(body: str) -> list[str]:
@@ -378,6 +397,12 @@ class Finding(Strict):
     line: int | None = None
     message: str = Field(min_length=1)
     required_fix: str = Field(min_length=1)
+    suggestion: str | None = Field(
+        default=None,
+        max_length=400,
+        description="reviewer, optional: the exact text that replaces line `line` (at most 3 lines; empty deletes "
+        "it), only when the fix is certain and that short; posted as a one-click GitHub suggestion",
+    )
 
 
 class Verdict(Strict):

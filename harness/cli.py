@@ -11,16 +11,65 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperCommand, TyperGroup
 
-from harness.errors import EXIT_FAIL, EXIT_INCOMPLETE, HarnessError, UsageError
+from harness import __version__
+from harness.errors import EXIT_INCOMPLETE, HarnessError, UsageError
 
-app = typer.Typer(
+
+class _FlagsTakeNoValue:
+    """Help that shows no value for a flag. typer 0.29 prints every option's type in the help table, flags
+    included (``--post <bool>``, even ``--help <bool>``), as if they took a value; a flag's empty metavar
+    leaves that column blank. Options that take a value name it with their own ``metavar``."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class _Command(_FlagsTakeNoValue, TyperCommand):
+    pass
+
+
+class _Group(_FlagsTakeNoValue, TyperGroup):
+    pass
+
+
+class _Typer(typer.Typer):
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
+app = _Typer(
     name="harness",
     help="Turn an issue into merged, tested code: agents propose, the harness decides when it is done.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"harness {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Options of `harness` itself; each command has its own (typer shows the app's `help`, not this)."""
+
 
 RepoOption = Annotated[
     Path,
@@ -121,13 +170,24 @@ def slice_command(
         bool, typer.Option("--github", help="Also create the issues on GitHub (gh, or GITHUB_TOKEN).")
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Accept the slices without the interactive review.")] = False,
+    overwrite_edited: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite-edited",
+            help="Rewrite todo issues a person edited since they were sliced (default: keep them, say what differs).",
+        ),
+    ] = False,
     repo: RepoOption = Path("."),
     as_json: JsonOption = False,
 ) -> None:
     """Split a PRD into vertical-slice issues (.harness/issues/), checked and reviewed before writing."""
     from harness.plan_commands import run_slice_command
 
-    _command(lambda: run_slice_command(repo, prd_name, github, _plan_io(as_json, yes)))
+    _command(
+        lambda: run_slice_command(
+            repo, prd_name, github, _plan_io(as_json, yes), overwrite_edited=overwrite_edited
+        )
+    )
 
 
 @app.command()
@@ -238,7 +298,8 @@ def afk(
         int, typer.Option("--parallel", help="Issues worked on at once, each in its own worktree.")
     ] = 1,
     max_cost: Annotated[
-        float | None, typer.Option("--max-cost", help="USD for the whole batch; checked before every model call.")
+        float | None,
+        typer.Option("--max-cost", min=0, help="USD for the whole batch; checked before every model call."),
     ] = None,
     until: Annotated[
         str | None,
@@ -417,13 +478,36 @@ def review(
             "--fail-on", help="Exit 1 at findings of this severity or worse: blocker | major | minor | never."
         ),
     ] = "blocker",
-    max_cost: Annotated[float | None, typer.Option("--max-cost", help="USD cap for the model review.")] = None,
-    include: Annotated[list[str] | None, typer.Option("--include", help="Only review paths matching (glob).")] = None,
-    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Do not review paths matching (glob).")] = None,
+    max_cost: Annotated[
+        float | None, typer.Option("--max-cost", min=0, help="USD cap for the model review; checked before every call.")
+    ] = None,
+    include: Annotated[
+        list[str] | None,
+        typer.Option("--include", metavar="GLOB", help="Only review paths matching this glob (repeatable)."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", metavar="GLOB", help="Do not review paths matching this glob (repeatable)."),
+    ] = None,
     max_diff_lines: Annotated[
         int, typer.Option("--max-diff-lines", help="Above this, the reviewer gets a summary, not the whole diff.")
     ] = 3000,
-    post: Annotated[bool, typer.Option("--post", help="Post a GitHub review, idempotently.")] = False,
+    post: Annotated[
+        bool,
+        typer.Option(
+            "--post",
+            help="Post a GitHub review, idempotently: resolves its own fixed findings, dismisses its stale "
+            "blocking reviews, never raises again what a person dismissed or answered.",
+        ),
+    ] = False,
+    incremental: Annotated[
+        bool,
+        typer.Option(
+            "--incremental",
+            help="Read the pull request's last harness review (GITHUB_TOKEN, read access): the model reviews only "
+            "the commits since its head, earlier findings on untouched lines are kept, dismissed ones dropped.",
+        ),
+    ] = False,
     pr: Annotated[int | None, typer.Option("--pr", help="Pull request (default: the Actions event).")] = None,
     from_file: Annotated[
         Path | None, typer.Option("--from", help="Render or post a stored JSON report; runs no model and no git.")
@@ -440,12 +524,40 @@ def review(
             raise UsageError(f"--format {fmt}: unknown format", hint="use text, markdown, json, sarif or github")
         if fail_on not in ("blocker", "major", "minor", "never"):
             raise UsageError(f"--fail-on {fail_on}: unknown level", hint="use blocker, major, minor or never")
+        if incremental and from_file is not None:
+            raise UsageError("--incremental with --from: a stored report is rendered as it is", hint="drop one")
+        prior = None
+        if incremental or post:
+            from harness.review.github import read_prior, target_from_env
+
+            target = target_from_env(pr)
+            try:
+                prior = read_prior(target)
+            except HarnessError as exc:
+                if post:
+                    raise  # posting needs what is there, or it would duplicate and never converge
+                _err().print(
+                    f"[yellow]--incremental: cannot read the pull request's earlier review ({exc.message}); "
+                    "reviewing the whole change[/]",
+                    soft_wrap=True,
+                )
         if from_file is not None:
             report = _load_report(from_file, fail_on)
         else:
             report = _run_review(
-                repo, base, head, spec, fail_on, max_cost, include or [], exclude or [], max_diff_lines
+                repo,
+                base,
+                head,
+                spec,
+                fail_on,
+                max_cost,
+                include or [],
+                exclude or [],
+                max_diff_lines,
+                prior if incremental else None,
             )
+        if prior is not None:
+            report = _without_dismissed(report, prior.dismissed)
         text = render(report, fmt)
         if output is not None:
             from harness.fsutil import atomic_write_text
@@ -458,12 +570,14 @@ def review(
             with open(summary_path, "a", encoding="utf-8") as handle:
                 handle.write(render_markdown(report) + "\n")
         if post:
-            from harness.review.github import post_review, target_from_env
+            from harness.review.github import post_review
 
-            result = post_review(to_github_review(report, commit_id=report.head), target_from_env(pr))
+            current = [f.fingerprint for f in report.findings]
+            result = post_review(to_github_review(report, commit_id=report.head), target, current=current, prior=prior)
             _err().print(
                 f"posted: {result.posted} new inline comment(s), {result.skipped} already there; summary comment "
-                f"{result.summary_action}",
+                f"{result.summary_action}; {result.resolved} fixed thread(s) resolved, "
+                f"{result.dismissed_reviews} stale review(s) dismissed",
                 markup=False,
             )
     except HarnessError as exc:
@@ -483,6 +597,7 @@ def _run_review(
     include: list[str],
     exclude: list[str],
     max_diff_lines: int,
+    prior: Any = None,
 ) -> Any:
     from harness.display import RunDisplay
     from harness.review.runner import ReviewOptions, run_review
@@ -496,9 +611,25 @@ def _run_review(
         max_cost=max_cost,
         max_diff_lines=max_diff_lines,
         fail_on=fail_on,  # type: ignore[arg-type]
+        since=prior.head if prior is not None else None,
+        previous=prior.findings if prior is not None else (),
+        dismissed=prior.dismissed if prior is not None else frozenset(),
     )
     with RunDisplay(_err()) as display:
         return run_review(repo, options, on_event=display.on_event)
+
+
+def _without_dismissed(report: Any, dismissed: frozenset[str]) -> Any:
+    """The report without the model findings a person dismissed or answered on the pull request (guard findings
+    stay: a rule is waived by a contract allowance, not by resolving its comment)."""
+    from harness.review.runner import exit_code
+
+    kept = [f for f in report.findings if f.source == "guard" or f.fingerprint not in dismissed]
+    if len(kept) == len(report.findings):
+        return report
+    report.findings = kept
+    report.exit_code = exit_code(report)
+    return report
 
 
 def _load_report(path: Path, fail_on: str) -> Any:
@@ -506,13 +637,25 @@ def _load_report(path: Path, fail_on: str) -> Any:
     from harness.review.model import ReviewReport
     from harness.review.runner import exit_code
 
+    hint = "pass the file written by `harness review --format json --output FILE`"
     try:
-        report = ReviewReport.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError) as exc:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"--from {path}: cannot read it ({exc.strerror or exc})", hint=hint) from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--from {path}: not text (a review report is UTF-8 JSON)", hint=hint) from None
+    except json.JSONDecodeError as exc:
         raise UsageError(
-            f"--from {path}: not a harness review report ({exc})",
-            hint="pass the file written by `harness review --format json --output FILE`",
-        ) from exc
+            f"--from {path}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})", hint=hint
+        ) from None
+    missing = [k for k in ("version", "base", "head", "spec_source") if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise UsageError(f"--from {path}: JSON, but not a harness review report (no {', '.join(missing)})", hint=hint)
+    try:
+        report = ReviewReport.from_dict(data)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        what = str(exc) if isinstance(exc, ValueError) else "a field has the wrong shape"
+        raise UsageError(f"--from {path}: not a report this harness can read ({what})", hint=hint) from None
     report.fail_on = fail_on  # type: ignore[assignment]
     report.exit_code = exit_code(report)
     return report
@@ -537,11 +680,18 @@ def guard(
         ),
     ] = None,
     repo: RepoOption = Path("."),
-    as_json: JsonOption = False,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="text | json | sarif (code scanning) | github (workflow commands: annotations, no token needed).",
+        ),
+    ] = "text",
+    as_json: Annotated[bool, typer.Option("--json", help="The same as --format json.")] = False,
 ) -> None:
     """Deterministic checks only, no model: does the change game the tests? Exit 1 on a violation."""
     try:
-        code = _run_guard(base, head, contract, repo, as_json)
+        code = _run_guard(base, head, contract, repo, fmt, as_json=as_json)
     except HarnessError as exc:
         raise _fail(exc) from exc
     raise typer.Exit(code)
@@ -554,7 +704,7 @@ def _guard_fast_path(argv: list[str]) -> None:
     (a quarter of a second). Anything this does not understand (--help, a typo, a missing value) is
     left to typer, which parses and reports exactly as for any other command.
     """
-    options = {"--base": "base", "--head": "head", "--contract": "contract", "--repo": "repo"}
+    options = {"--base": "base", "--head": "head", "--contract": "contract", "--repo": "repo", "--format": "format"}
     values: dict[str, str] = {}
     as_json = False
     rest = iter(argv)
@@ -577,23 +727,28 @@ def _guard_fast_path(argv: list[str]) -> None:
             values.get("head"),
             Path(contract) if contract else None,
             Path(values.get("repo", ".")),
-            as_json,
+            values.get("format", "text"),
+            as_json=as_json,
         )
     except HarnessError as exc:
         code = _fail(exc).exit_code
     sys.exit(code)
 
 
-def _run_guard(base: str | None, head: str | None, contract: Path | None, repo: Path, as_json: bool) -> int:
-    """Check base..head, print the findings (text or one JSON document), return the exit code."""
+def _run_guard(
+    base: str | None, head: str | None, contract: Path | None, repo: Path, fmt: str, *, as_json: bool = False
+) -> int:
+    """Check base..head, print the findings in ``fmt`` (see harness.guard.report), return the exit code."""
     # Start-up matters here (a pre-commit hook): no pydantic, anthropic, GitPython, harness.config.
     from harness.guard import GuardContext, check
-    from harness.guard.gitdiff import collect_changes, default_base, find_root, resolve
+    from harness.guard.gitdiff import collect_changes, find_root, resolve
+    from harness.guard.report import GuardReport, check_format, render
     from harness.settings import guard_settings
 
+    fmt = check_format(fmt, as_json=as_json)  # before any git: a typo is exit 2 with nothing on stdout
     root = find_root(repo)
-    base_sha = resolve(root, base if base is not None else default_base(root))
     head_sha = resolve(root, head) if head is not None else None
+    base_sha = resolve(root, base if base is not None else _guard_default_base(root, head_sha))
     # The rules a change is judged by come from its base: a change cannot switch off a guard for itself
     # (`protected_paths = []` in the harness.toml or pyproject.toml it edits).
     harness_dir, protected_paths = guard_settings(root, base_sha)
@@ -602,33 +757,27 @@ def _run_guard(base: str | None, head: str | None, contract: Path | None, repo: 
     changes = collect_changes(root, base_sha, head_sha)
     findings = check(changes, GuardContext(protected_paths=protected_paths, harness_dir=harness_dir, **terms))
 
-    errors = sum(1 for f in findings if f.blocking)
-    warnings = sum(1 for f in findings if f.severity == "warning" and f.allowed_by is None)
-    allowed = sum(1 for f in findings if f.allowed_by is not None)
-    if as_json:
-        document = {
-            "base": base_sha,
-            "head": head_sha or "working tree",
-            "files_changed": len(changes),
-            "findings": [f.as_dict() for f in findings],
-            "errors": errors,
-            "warnings": warnings,
-            "allowed": allowed,
-        }
-        print(json.dumps(document, indent=2))
-    else:
-        for f in findings:
-            print(f"{f.path}:{f.line}" if f.line else f.path, f"{f.rule} {f.name} [{f.severity}]", sep="  ")
-            print("  " + f.message.replace("\n", "\n  "))
-            print("  fix: " + f.fix.replace("\n", "\n  "))
-            if f.allowed_by is not None:
-                print(f"  allowed by contract: {f.allowed_by}")
-        if contract_file is not None:
-            print(f"contract: {terms.get('contract_path') or contract_file}")
-        span = f"{base_sha[:12]}..{head_sha[:12] if head_sha else 'working tree'}"
-        counts = f"{errors} error(s), {warnings} warning(s), {allowed} allowed"
-        print(f"{counts} — checked {len(changes)} changed file(s) {span}")
-    return EXIT_FAIL if errors else 0
+    contract_shown = str(terms.get("contract_path") or contract_file) if contract_file is not None else None
+    report = GuardReport(base_sha, head_sha, len(changes), findings, contract=contract_shown)
+    sys.stdout.write(render(report, fmt))
+    if fmt in ("sarif", "github"):  # stdout is for a machine; the job's log still says what was found
+        _err().print(report.counts(), markup=False, soft_wrap=True)
+    return report.exit_code
+
+
+def _guard_default_base(root: Path, head: str | None) -> str:
+    """The merge base of ``--head`` (or of HEAD, for the working tree) with the default branch."""
+    from harness.guard.gitdiff import default_base
+
+    found = default_base(root, head or "HEAD")
+    if found is not None:
+        return found
+    if head is None:
+        return "HEAD"  # no default branch: the working tree against its last commit
+    raise UsageError(
+        f"no default branch (origin/HEAD, main or master) in {root} to compare --head {head[:12]} with",
+        hint="pass the commit the change started from with --base REF",
+    )
 
 
 def _guard_contract_file(root: Path, harness_dir: str, option: Path | None, head: str | None) -> Path | None:

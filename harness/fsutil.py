@@ -36,11 +36,28 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         if path.exists():
             # Keep the mode of the file we replace (an executable script stays executable).
             os.chmod(tmp, path.stat().st_mode & 0o7777)
+        else:
+            # mkstemp makes 0600; a new file gets what a plain open() would give it: 0666 less the umask
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 def remove_orphaned_temps(path: Path) -> list[Path]:

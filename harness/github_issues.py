@@ -116,6 +116,12 @@ def _number_elsewhere(issues_dir: Path, issue_id: str) -> int | None:
 # --------------------------------------------------------------------------- transports
 
 
+def check_transport(root: Path, env: Mapping[str, str] | None = None) -> None:
+    """Raise the ``UsageError`` publishing would raise, before anything is asked of a model or written: `gh` or a
+    token is there, the API URL is sound, and the repository is known. Nothing is sent."""
+    _transport(root, os.environ if env is None else env)
+
+
 def _transport(root: Path, env: Mapping[str, str]) -> CreateIssue:
     gh = shutil.which("gh", path=env.get("PATH", os.defpath))
     if gh is not None:

@@ -89,6 +89,22 @@ def open_repo(path: Path) -> git.Repo:
     return repo
 
 
+def checkout_root(repo: Path) -> Path:
+    """The root of the git checkout ``repo`` is in. Unlike a run, which branches from HEAD, planning needs no
+    commit: a repository with none yet (an unborn HEAD) is a brand-new project to plan."""
+    done = in_checkout(repo, ["rev-parse", "--show-toplevel"])
+    if done.returncode == 0 and done.stdout.strip():
+        return Path(done.stdout.decode("utf-8", "surrogateescape").strip()).resolve()
+    bare = in_checkout(repo, ["rev-parse", "--is-bare-repository"])
+    if bare.returncode == 0 and bare.stdout.strip() == b"true":
+        raise UsageError(f"{repo} is a bare git repository", hint="run harness in a checkout with a working tree")
+    raise UsageError(
+        f"{repo} is not inside a git repository",
+        hint="run harness inside your project's git repo (`git init` makes one; no commit is needed to plan), "
+        "or pass --repo PATH",
+    )
+
+
 def repo_root(path: Path) -> Path:
     return Path(open_repo(path).working_tree_dir or path).resolve()
 

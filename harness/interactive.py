@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -10,7 +11,9 @@ from rich.prompt import Prompt
 from rich.table import Table
 
 from harness.artifacts import Contract
-from harness.pipeline import Settlement
+
+if TYPE_CHECKING:  # the pipeline loads the SDK; can_ask() is an input check of the planning commands
+    from harness.pipeline import Settlement
 
 
 def can_ask() -> bool:
@@ -19,6 +22,8 @@ def can_ask() -> bool:
 
 def settle_contract(contract: Contract, console: Console | None = None) -> Settlement:
     """Show an escalated contract's last proposal and open objections; ask how to settle them."""
+    from harness.pipeline import Settlement
+
     console = console or Console(stderr=True)
     console.print()
     console.print(

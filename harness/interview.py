@@ -7,14 +7,16 @@ a closed laptop loses at most the model's current turn; ``harness grill --resume
 question first and then starts a fresh interviewer from the transcript.
 
 Who answers is an :class:`Asker`: :class:`ConsoleAsker` (a person at a terminal, with commands to
-steer the interview) or :class:`FileAsker` (``--answers FILE``, for scripts and CI).
+steer the interview) or :class:`FileAsker` (``--answers FILE``, for scripts and CI). An answers file
+is checked whole before the interview starts (:func:`read_answers`): a command it cannot hold is an
+input error naming its line, and the summary is confirmed only by an explicit ``/confirm`` in it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Literal, Protocol
@@ -26,6 +28,7 @@ from rich.table import Table
 
 from harness.errors import UsageError
 from harness.plan_models import AnswerSource, AskUser, Exchange, FinishInterview, Transcript
+from harness.planfiles import RECOMMENDED_COMMAND
 
 AnswerKind = Literal["accept", "own", "skip", "all", "fewer", "finish"]
 
@@ -38,23 +41,27 @@ any text       your own answer
 /back N        change your answer to question N
 /decisions     show the decisions so far
 /finish        ask the interviewer to sum up and finish now
-/help          this list"""
+/help          this list
+//text         an answer that starts with a slash (here: /text)"""
 
 
 @dataclass(frozen=True)
 class Answer:
-    """What the person did with one question, plus any earlier answers they changed meanwhile."""
+    """What the person did with one question."""
 
     kind: AnswerKind
     text: str = ""  # the answer itself for "own"
-    changes: tuple[tuple[int, str], ...] = ()  # (question number, new answer)
     source: AnswerSource | None = None  # how it was given, when not implied by ``kind``
 
 
-class Asker(Protocol):
-    def ask(self, transcript: Transcript, number: int) -> Answer: ...
+# Changes the answer to an earlier question at once (saved before anything else happens); the transcript after.
+Revise = Callable[[int, str], Transcript]
 
-    def confirm(self, finish: FinishInterview) -> tuple[bool, str]:
+
+class Asker(Protocol):
+    def ask(self, transcript: Transcript, number: int, revise: Revise) -> Answer: ...
+
+    def confirm(self, transcript: Transcript, finish: FinishInterview) -> tuple[bool, str]:
         """(confirmed, what is wrong when not)."""
         ...
 
@@ -71,6 +78,8 @@ class Interview:
     transcript: Transcript
     path: Path
     save: Callable[[Path, Transcript], None]
+    # What the interviewer is told with the next answer: the earlier answers changed meanwhile.
+    _notes: list[str] = field(default_factory=list, init=False)
 
     def asked(self, question: str, recommended: str, why: str | None) -> int:
         exchange = Exchange(question=question, recommended=recommended, why=why)
@@ -81,7 +90,7 @@ class Interview:
         """Record ``answer`` to the pending question; the text the interviewer gets as the result."""
         pending = self.transcript.pending
         assert pending is not None, "answer() without a pending question"
-        notes = self._apply_changes(answer.changes)
+        notes, self._notes = self._notes, []
         if answer.kind == "own":
             exchange = _answered(pending, answer.text, answer.source or "own")
             reply = f"The user's answer: {answer.text}"
@@ -90,7 +99,7 @@ class Interview:
             reply = _SKIPPED
         elif answer.kind == "finish":
             exchange = _answered(pending, "(not answered: the user finished the interview here)", "skipped")
-            reply = _FINISH_NOW
+            reply = _FINISHED_HERE
         else:
             exchange = _answered(pending, pending.recommended, answer.source or "recommended")
             reply = f"The user accepted your recommendation: {pending.recommended}"
@@ -108,19 +117,18 @@ class Interview:
         """The interview so far, for a fresh interviewer context (a hand-off or a resume)."""
         return transcript_for_model(self.transcript)
 
-    def _apply_changes(self, changes: Sequence[tuple[int, str]]) -> list[str]:
-        notes = []
+    def revise(self, number: int, text: str) -> Transcript:
+        """Change the answer to question ``number`` now. It is saved (atomically) before the person sees
+        anything else, so Ctrl-C at the next prompt keeps it; the interviewer hears of it with the next answer."""
+        old = self.transcript.exchanges[number - 1]
         exchanges = list(self.transcript.exchanges)
-        for number, text in changes:
-            old = exchanges[number - 1]
-            exchanges[number - 1] = old.model_copy(update={"answer": text, "source": "own", "revised": True})
-            notes.append(
-                f"The user changed their answer to question {number} ({old.question!r}) from {old.answer!r} to "
-                f"{text!r}. Revisit every decision that depended on it."
-            )
-        if changes:
-            self._store(exchanges=exchanges)
-        return notes
+        exchanges[number - 1] = old.model_copy(update={"answer": text, "source": "own", "revised": True})
+        self._notes.append(
+            f"The user changed their answer to question {number} ({old.question!r}) from {old.answer!r} to "
+            f"{text!r}. Revisit every decision that depended on it."
+        )
+        self._store(exchanges=exchanges)
+        return self.transcript
 
     def _store(self, **fields: object) -> None:
         self.transcript = self.transcript.model_copy(update={**fields, "updated": now()})
@@ -135,9 +143,11 @@ _SKIPPED = (
     "The user skipped this question. Do not ask it again; if it matters, decide it later from what you learn, "
     "or list it as an open question in your summary."
 )
-_FINISH_NOW = (
-    "The user wants to finish the interview now, without answering this question. Call `finish_interview` with "
-    "the summary and every decision settled so far; list what is still open as open questions in the summary."
+_FINISHED_HERE = "The user chose to finish the interview at this question, without answering it."
+SUM_UP = (
+    "The user has finished the interview: ask nothing more. Call `finish_interview` now with a short summary of "
+    "the shared understanding and every decision settled in the interview below (question and answer); list "
+    "what is still open as open questions in the summary. The user confirms the summary or says what is wrong."
 )
 _ACCEPT_ALL = (
     "The user asks you to settle every remaining decision with your own recommendations. Keep asking with "
@@ -158,7 +168,8 @@ def transcript_for_model(transcript: Transcript) -> str:
     for number, exchange in enumerate(transcript.answered, 1):
         lines.append(f"Q{number}. {exchange.question}")
         lines.append(f"   recommended: {exchange.recommended}")
-        lines.append(f"   answer ({_SOURCE_WORDS[exchange.source or 'own']}): {exchange.answer}")
+        how = _SOURCE_WORDS[exchange.source or "own"] + (", changed later" if exchange.revised else "")
+        lines.append(f"   answer ({how}): {exchange.answer}")
     if not transcript.answered:
         lines.append("(no questions asked yet)")
     lines.append("</transcript>")
@@ -179,11 +190,20 @@ _SOURCE_WORDS: dict[str, str] = {
 _BACK = re.compile(r"^/back\s+(\d+)\s*$")
 # The commands that answer the question by steering the interview, at the prompt and in an answers file.
 _STEERING: dict[str, AnswerKind] = {"/all": "all", "/fewer": "fewer", "/skip": "skip", "/finish": "finish"}
+# The commands that only make sense with a person at the prompt.
+_PROMPT_ONLY = ("/back", "/decisions", "/help")
+# An answers file's answers to the interviewer's summary.
+CONFIRM, REJECT = "/confirm", "/reject"
 
 
 def _command(text: str) -> str:
-    """The command word of an answer (``/back 3`` → ``/back``), or "" for an answer in words."""
-    return text.split(maxsplit=1)[0].lower() if text.startswith("/") else ""
+    """The command word of an answer (``/back 3`` → ``/back``), or "" for an answer in words (``//x`` is one)."""
+    return text.split(maxsplit=1)[0].lower() if text.startswith("/") and not text.startswith("//") else ""
+
+
+def _words(text: str) -> str:
+    """An answer in words as meant: ``//usr/share`` is written for ``/usr/share``."""
+    return text[1:] if text.startswith("//") else text
 
 
 class ConsoleAsker:
@@ -197,7 +217,7 @@ class ConsoleAsker:
     def looked_up(self, what: str) -> None:
         self.console.print(f"  [dim]· {escape(what)}[/]", soft_wrap=True)
 
-    def ask(self, transcript: Transcript, number: int) -> Answer:
+    def ask(self, transcript: Transcript, number: int, revise: Revise) -> Answer:
         exchange = transcript.exchanges[number - 1]
         body = f"[bold]{escape(exchange.question)}[/]\n\n[green]recommended:[/] {escape(exchange.recommended)}"
         if exchange.why:
@@ -206,46 +226,44 @@ class ConsoleAsker:
             self.console.print(Panel(body, title=f"Q{number}", title_align="left", subtitle="accepted (/all)"))
             return Answer("accept", source="auto")
         self.console.print(Panel(body, title=f"Q{number}", title_align="left"))
-        changes: list[tuple[int, str]] = []
         while True:
             line = self._read("answer (Enter = recommended, /help) › ").strip()
             command = _command(line)
             if not line:
-                return Answer("accept", changes=tuple(changes))
+                return Answer("accept")
             kind = _STEERING.get(command)
             if kind is not None:
                 self.auto = self.auto or kind == "all"
-                return Answer(kind, changes=tuple(changes))
+                return Answer(kind)
             if command == "/help":
                 self.console.print(HELP, markup=False)
             elif command == "/decisions":
-                self.console.print(decisions_table(transcript, changes))
+                self.console.print(decisions_table(transcript))
             elif command == "/back":
-                change = self._change(transcript, number, line)
-                if change is not None:
-                    changes.append(change)
+                transcript = self._change(transcript, number, line, revise)
             elif command:
                 self.console.print(f"unknown command {command}; /help lists them", markup=False)
             else:
-                return Answer("own", line, tuple(changes))
+                return Answer("own", _words(line))
 
-    def _change(self, transcript: Transcript, current: int, line: str) -> tuple[int, str] | None:
+    def _change(self, transcript: Transcript, current: int, line: str, revise: Revise) -> Transcript:
         match = _BACK.match(line)
         answered = len(transcript.exchanges) - 1
         if match is None or not 1 <= int(match[1]) <= answered:
             span = f"1–{answered}" if answered else "none yet"
             self.console.print(f"usage: /back N, where N is an answered question ({span})", markup=False)
-            return None
+            return transcript
         number = int(match[1])
         old = transcript.exchanges[number - 1]
         self.console.print(f"Q{number}: {old.question}\n  your answer was: {old.answer}", markup=False, soft_wrap=True)
-        text = self._read(f"new answer to Q{number} (Enter = keep) › ").strip()
+        text = _words(self._read(f"new answer to Q{number} (Enter = keep) › ").strip())
         if not text:
-            return None
-        self.console.print(f"Q{number} changed; back to Q{current}.", markup=False)
-        return (number, text)
+            return transcript
+        transcript = revise(number, text)
+        self.console.print(f"Q{number} changed and saved; back to Q{current}.", markup=False)
+        return transcript
 
-    def confirm(self, finish: FinishInterview) -> tuple[bool, str]:
+    def confirm(self, transcript: Transcript, finish: FinishInterview) -> tuple[bool, str]:
         self.console.print(summary_panel(finish))
         while True:
             line = self._read("confirm this summary? [Y = confirm / n / or type what is wrong] › ").strip()
@@ -258,8 +276,7 @@ class ConsoleAsker:
             return False, line
 
 
-def decisions_table(transcript: Transcript, changes: Sequence[tuple[int, str]] = ()) -> Table:
-    revised = dict(changes)
+def decisions_table(transcript: Transcript) -> Table:
     table = Table(title="decisions so far", expand=True, show_lines=False)
     table.add_column("#", style="bold", no_wrap=True)
     table.add_column("question")
@@ -267,8 +284,7 @@ def decisions_table(transcript: Transcript, changes: Sequence[tuple[int, str]] =
     for number, exchange in enumerate(transcript.exchanges, 1):
         if exchange.answer is None:
             continue
-        answer = revised.get(number, exchange.answer)
-        table.add_row(str(number), escape(exchange.question), escape(answer))
+        table.add_row(str(number), escape(exchange.question), escape(exchange.answer))
     return table
 
 
@@ -285,18 +301,121 @@ def summary_panel(finish: FinishInterview) -> Panel:
 
 # --------------------------------------------------------------------------- an answers file
 
+FileKind = Literal["accept", "own", "all", "fewer", "skip", "finish", "confirm", "reject"]
+
+
+@dataclass(frozen=True)
+class FileItem:
+    """One item of an answers file: an answer to a question, or (``confirm``/``reject``) to a summary."""
+
+    number: int  # its place in the file, from 1
+    line: int | None  # the line it starts on, when it could be found
+    kind: FileKind
+    written: str  # as written in the file
+    text: str = ""  # the answer for "own", what is wrong for "reject"
+
+    def where(self, path: Path) -> str:
+        return _where(path, self.line, self.number)
+
+
+def _where(path: Path, line: int | None, number: int) -> str:
+    return f"{path}:{line}: answer {number}" if line else f"{path}: answer {number}"
+
+
+_FILE_COMMANDS = (
+    "in an answers file an item is an answer in words (`//` for one that starts with a slash), an empty item or "
+    "`/rec` (the recommendation), `/all`, `/fewer`, `/skip` or `/finish` for a question, and `/confirm` or "
+    "`/reject WHAT IS WRONG` for the interviewer's summary"
+)
+
+
+def read_answers(answers: Sequence[str], path: Path) -> list[FileItem]:
+    """Every item of an answers file (as :func:`harness.planfiles.load_answers` read it), checked before the
+    interview starts: an unknown command, a prompt-only one or a malformed ``/confirm``/``/reject`` is an
+    input error naming its line."""
+    lines = _item_lines(path, answers)
+    return [
+        _file_item(number, line, written.strip(), path)
+        for number, (written, line) in enumerate(zip(answers, lines, strict=True), 1)
+    ]
+
+
+def _file_item(number: int, line: int | None, text: str, path: Path) -> FileItem:
+    command = _command(text)
+    rest = text[len(command) :].strip() if command else ""
+    if not text or command == RECOMMENDED_COMMAND:
+        return FileItem(number, line, "accept", text)
+    if not command:
+        return FileItem(number, line, "own", text, _words(text))
+    if command == REJECT and rest:
+        return FileItem(number, line, "reject", text, rest)
+    if command == CONFIRM and not rest:
+        return FileItem(number, line, "confirm", text)
+    if command in _STEERING and not rest:
+        return FileItem(number, line, _STEERING[command], text)
+    hint = _FILE_COMMANDS
+    if command == REJECT:
+        problem = "`/reject` needs what is wrong with the summary after it"
+        hint = "write it as `/reject WHAT IS WRONG`, e.g. `/reject the empty text must give 0`"
+    elif command in (*_STEERING, CONFIRM):
+        problem = f"`{command}` takes nothing after it (found {rest!r})"
+    elif command == "/back":
+        problem = "`/back` works only at the prompt"
+        hint = (
+            "an answers file answers the questions in order: write the answer you want in that question's own item "
+            "(or, after a --resume, in the new file)"
+        )
+    elif command in _PROMPT_ONLY:
+        problem = f"`{command}` works only at the prompt"
+        hint = "there is nothing to show in a file; remove the item"
+    else:
+        problem = f"unknown command `{command}`"
+    raise UsageError(f"{_where(path, line, number)}: {problem}", hint=hint)
+
+
+_ITEM_START = re.compile(r"^\s*(?:[-*+]|\d+[.)])?\s*")
+
+
+def _item_lines(path: Path, answers: Sequence[str]) -> list[int | None]:
+    """The line each answer starts on, for error messages: each (non-empty) answer's first line is looked for,
+    in order, as a list item (quotes and the list marker aside). None where it is not found."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig", errors="replace").replace("\r\n", "\n").split("\n")
+    except OSError:
+        return [None] * len(answers)
+    found: list[int | None] = []
+    cursor = 0
+    for answer in answers:
+        first = answer.strip().split("\n", 1)[0].strip()
+        line = None
+        if first:
+            for index in range(cursor, len(lines)):
+                content = _ITEM_START.sub("", lines[index], count=1).strip()
+                if content == first or (
+                    len(content) > 1 and content[0] == content[-1] in "'\"" and content[1:-1] == first
+                ):
+                    line, cursor = index + 1, index + 1 + answer.strip().count("\n")
+                    break
+        found.append(line)
+    return found
+
 
 class AnswersExhausted(UsageError):
     """The answers file has no answer for a question the interviewer asked."""
 
 
-class FileAsker:
-    """Answers from ``--answers FILE``, in order. ``""`` or ``/rec`` accepts the recommendation; ``/all``,
-    ``/fewer``, ``/skip`` and ``/finish`` act as at the prompt. When the file runs out, ``then`` (a person at a
-    terminal) takes over; with nobody there the interview stops with exit 2, its transcript saved."""
+class AnswersMisfit(UsageError):
+    """The answers file answers a summary where a question came, or a question where the summary came."""
 
-    def __init__(self, answers: Sequence[str], path: Path, console: Console, then: Asker | None = None) -> None:
-        self._answers = list(answers)
+
+class FileAsker:
+    """Answers from ``--answers FILE``, in order (see :func:`read_answers`). When the file runs out, ``then`` (a
+    person at a terminal) takes over; with nobody there the interview stops with exit 2, its transcript saved.
+    An item that does not fit what the interviewer did (``/confirm`` for a question, an answer for the summary)
+    stops it the same way: the file was written for another interview."""
+
+    def __init__(self, items: Sequence[FileItem], path: Path, console: Console, then: Asker | None = None) -> None:
+        self._items = list(items)
         self._path = path
         self._console = console
         self._then = then
@@ -305,47 +424,81 @@ class FileAsker:
 
     @property
     def unused(self) -> int:
-        return len(self._answers) - self.used
+        return len(self._items) - self.used
 
     def looked_up(self, what: str) -> None:
         self._console.print(f"  · {what}", markup=False, soft_wrap=True, style="dim")
 
-    def ask(self, transcript: Transcript, number: int) -> Answer:
+    def _resume_hint(self, transcript_slug: str, what: str) -> str:
+        return (
+            f"the interview is saved: write {what} to a file and run "
+            f"`harness grill --resume {transcript_slug} --answers FILE`"
+        )
+
+    def ask(self, transcript: Transcript, number: int, revise: Revise) -> Answer:
         exchange = transcript.exchanges[number - 1]
         self._console.print(f"Q{number}. {exchange.question}", markup=False, soft_wrap=True, style="bold")
         if self.auto:
             self._console.print(f"  → {exchange.recommended} (accepted: /all)", markup=False, soft_wrap=True)
             return Answer("accept", source="auto")
-        if self.used >= len(self._answers):
+        hint = self._resume_hint(
+            transcript.slug, "answers for the new questions (or `/all` to accept the remaining recommendations)"
+        )
+        if self.used >= len(self._items):
             if self._then is not None:
-                return self._then.ask(transcript, number)
+                return self._then.ask(transcript, number, revise)
             raise AnswersExhausted(
-                f"--answers {self._path}: all {len(self._answers)} answers are used, and the interviewer asked "
+                f"--answers {self._path}: all {len(self._items)} answers are used, and the interviewer asked "
                 f"question {number}: {exchange.question!r}",
-                hint=f"the interview is saved: add answers for the new questions (or `/all` to accept the remaining "
-                f"recommendations) to a file and run `harness grill --resume {transcript.slug} --answers FILE`",
+                hint=hint,
             )
-        raw = self._answers[self.used]
+        item = self._items[self.used]
         self.used += 1
-        text = raw.strip()
-        command = _command(text)
-        if not text or command == "/rec":
+        if item.kind in ("confirm", "reject"):
+            raise AnswersMisfit(
+                f"{item.where(self._path)} is `{item.written}`, for a summary, but the interviewer asked question "
+                f"{number}: {exchange.question!r}",
+                hint=hint,
+            )
+        if item.kind == "accept":
             self._console.print(f"  → {exchange.recommended} (recommended)", markup=False, soft_wrap=True)
             return Answer("accept", source="file")
-        kind = _STEERING.get(command)
-        if kind is not None:
-            self._console.print(f"  → {command}", markup=False)
-            self.auto = self.auto or kind == "all"
-            return Answer(kind, source="file")
-        self._console.print(f"  → {text}", markup=False, soft_wrap=True)
-        return Answer("own", raw.strip(), source="file")
+        if item.kind == "own":
+            self._console.print(f"  → {item.text}", markup=False, soft_wrap=True)
+            return Answer("own", item.text, source="file")
+        steering = _STEERING[_command(item.written)]  # read_answers let only these commands through
+        self._console.print(f"  → {item.written}", markup=False)
+        self.auto = self.auto or steering == "all"
+        return Answer(steering, source="file")
 
-    def confirm(self, finish: FinishInterview) -> tuple[bool, str]:
-        if self._then is not None and self.used >= len(self._answers) and not self.auto:
-            return self._then.confirm(finish)
+    def confirm(self, transcript: Transcript, finish: FinishInterview) -> tuple[bool, str]:
+        if self.used >= len(self._items) and self._then is not None:
+            return self._then.confirm(transcript, finish)
         self._console.print(summary_panel(finish))
-        self._console.print("summary confirmed by the answers file", markup=False)
-        return True, ""
+        hint = self._resume_hint(
+            transcript.slug, "answers for what the interviewer asks next, then `/confirm` (or `/reject WHAT IS WRONG`)"
+        )
+        if self.used >= len(self._items):
+            raise AnswersExhausted(
+                f"--answers {self._path}: all {len(self._items)} answers are used, and there is no `/confirm` for "
+                "the interviewer's summary (above): a summary is confirmed only by `/confirm` in the file",
+                hint=hint,
+            )
+        item = self._items[self.used]
+        self.used += 1
+        if item.kind == "confirm":
+            self._console.print(f"summary confirmed: {item.where(self._path)} is /confirm", markup=False)
+            return True, ""
+        if item.kind == "reject":
+            self._console.print(f"summary rejected: {item.text}", markup=False, soft_wrap=True)
+            return False, item.text
+        written = repr(item.written) if item.written else "an empty item (the recommendation)"
+        raise AnswersMisfit(
+            f"{item.where(self._path)} is {written}, an answer to a question, but the interviewer summed up the "
+            "interview here (above): a summary is confirmed only by `/confirm` in the file, or rejected by "
+            "`/reject WHAT IS WRONG`",
+            hint=hint,
+        )
 
 
 RoleCallish = tuple[str, object]  # (role tool name, its validated input)
@@ -355,14 +508,17 @@ def run_interview(
     interview: Interview,
     start: Callable[[str], RoleCallish],
     respond: Callable[[str], RoleCallish],
+    sum_up: Callable[[], RoleCallish],
     asker: Asker,
     handoff: str,
 ) -> Transcript:
-    """Drive the interviewer until the person confirms its summary. ``start``/``respond`` talk to the agent."""
+    """Drive the interviewer until the person confirms its summary. ``start``/``respond`` talk to the agent;
+    after ``/finish``, ``sum_up`` has the summary written by a context that can do nothing but finish."""
     name, data = start(handoff)
+    finished_early = ""  # what the interviewer's open question is answered with when /finish was not confirmed
     while True:
         if isinstance(data, FinishInterview):
-            confirmed, correction = asker.confirm(data)
+            confirmed, correction = asker.confirm(interview.transcript, data)
             if confirmed:
                 interview.finished(data)
                 return interview.transcript
@@ -370,9 +526,18 @@ def run_interview(
                 f"The user did not confirm the summary. What is wrong or missing, in their words: {correction}\n"
                 "Continue the interview on exactly that with `ask_user`, then call `finish_interview` again."
             )
+            if finished_early:
+                reply = f"{finished_early}\n\nA summary was written from the record:\n{data.summary}\n\n{reply}"
+                finished_early = ""
         elif isinstance(data, AskUser):
             number = interview.asked(data.question, data.recommended_answer, data.why)
-            reply = interview.answer(asker.ask(interview.transcript, number))
+            answer = asker.ask(interview.transcript, number, interview.revise)
+            reply = interview.answer(answer)
+            if answer.kind == "finish":
+                # The interviewer keeps its open question; it hears back only if the summary is not confirmed.
+                finished_early = reply
+                name, data = sum_up()
+                continue
         else:  # pragma: no cover - the agent only returns its role tools
             raise AssertionError(f"unexpected role call {name}")
         name, data = respond(reply)

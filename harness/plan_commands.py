@@ -1,5 +1,7 @@
 """The planning commands (`grill`, `prd`, `slice`, `plan`) between typer and :mod:`harness.planning`:
-who answers, what is shown, what is printed. Every input check runs before the first model call."""
+who answers, what is shown, what is printed. Every input check — the slug, the answers file, who can
+answer, the API key — runs before the first file is written and the first model call, so a command that
+exits 2 leaves the repository as it was."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from rich.markup import escape
 from harness.artifacts import Issue
 from harness.errors import UsageError
 from harness.interactive import can_ask
-from harness.interview import Asker, ConsoleAsker, FileAsker
+from harness.interview import Asker, ConsoleAsker, FileAsker, read_answers
 from harness.plan_models import Prd, Transcript
 from harness.planfiles import load_answers, load_prd, render_prd
 from harness.planning import (
@@ -25,10 +27,11 @@ from harness.planning import (
     check_prd_target,
     grill,
     load_slice_input,
+    new_grill,
     open_planner,
     prd_path_for,
+    resume_grill,
     slice_prd,
-    start_grill,
     write_prd,
 )
 
@@ -44,7 +47,7 @@ class Io:
 def _asker(io: Io, answers: Path | None) -> tuple[Asker, FileAsker | None]:
     person = ConsoleAsker(io.err) if can_ask() and not io.yes else None
     if answers is not None:
-        file_asker = FileAsker(load_answers(answers), answers, io.err, then=person)
+        file_asker = FileAsker(read_answers(load_answers(answers), answers), answers, io.err, then=person)
         return file_asker, file_asker
     if person is None:
         raise UsageError(
@@ -61,10 +64,20 @@ def _idea(io: Io, idea: str | None, resume: str | None) -> str | None:
     return idea
 
 
+def _start(
+    planner: Planner, io: Io, idea: str | None, resume: str | None, answers: Path | None
+) -> tuple[GrillStart, Asker, FileAsker | None]:
+    """Everything a grill needs, checked in the order a person fixes it; nothing is written yet."""
+    resumed = resume_grill(planner, resume) if resume is not None else None
+    asker, file_asker = _asker(io, answers)
+    planner.connect()
+    start = resumed or new_grill(planner, _idea(io, idea, resume))
+    return start, asker, file_asker
+
+
 def run_grill_command(repo: Path, idea: str | None, answers: Path | None, resume: str | None, io: Io) -> int:
     planner = open_planner(repo)
-    asker, file_asker = _asker(io, answers)
-    start = start_grill(planner, _idea(io, idea, resume), resume)
+    start, asker, file_asker = _start(planner, io, idea, resume, answers)
     transcript = _grill(planner, start, asker, file_asker, io)
     if io.as_json:
         print(json.dumps(_grill_document(planner, start, transcript), indent=2))
@@ -102,6 +115,7 @@ def _grill_document(planner: Planner, start: GrillStart, transcript: Transcript)
 def run_prd_command(repo: Path, grill_name: str | None, force: bool, io: Io) -> int:
     planner = open_planner(repo)
     _, transcript, target = check_prd_target(planner, grill_name, force=force)
+    planner.connect()
     _show_prd(io, planner, target, _write_prd(io, planner, transcript, target))
     return 0
 
@@ -123,20 +137,29 @@ def _show_prd(io: Io, planner: Planner, target: Path, prd: Any) -> None:
     io.err.print(f"PRD written: {target}\nnext: harness slice {prd.slug}", markup=False)
 
 
-def run_slice_command(repo: Path, prd_name: str | None, github: bool, io: Io) -> int:
+def run_slice_command(
+    repo: Path, prd_name: str | None, github: bool, io: Io, *, overwrite_edited: bool = False
+) -> int:
     planner = open_planner(repo)
     _, prd, issues = load_slice_input(planner, prd_name)  # every issue file is validated before any model call
-    _slice(io, planner, prd, issues, github)
+    if github:
+        from harness.github_issues import check_transport
+
+        check_transport(planner.root)  # before the model is paid and before any issue file is rewritten
+    planner.connect()
+    _slice(io, planner, prd, issues, github, overwrite_edited=overwrite_edited)
     return 0
 
 
-def _slice(io: Io, planner: Planner, prd: Prd, issues: dict[str, Issue], github: bool) -> None:
+def _slice(
+    io: Io, planner: Planner, prd: Prd, issues: dict[str, Issue], github: bool, *, overwrite_edited: bool = False
+) -> None:
     from harness.display import RunDisplay
 
     with RunDisplay(io.err) as display:
         planner.on_event = display.on_event
         review = _reviewer(io, display) if can_ask() and not io.yes else None
-        result = slice_prd(planner, prd, issues, review=review)
+        result = slice_prd(planner, prd, issues, review=review, overwrite_edited=overwrite_edited)
     _show_slices(io, planner, result, github)
 
 
@@ -172,15 +195,27 @@ def _show_slices(io: Io, planner: Planner, result: SliceResult, github: bool) ->
             ],
             "kept": [str(p) for p in result.kept],
             "removed": [str(p) for p in result.removed],
+            "edited": [{"path": str(p), "would_change": what} for p, what in result.edited],
             "github": dict(published),
             "cost_usd": round(planner.cost, 6),
         }
         print(json.dumps(document, indent=2))
         return
     io.out.print(render_slices(result.slices, ids={i.key: i.id for i in issues if i.key}))
-    for label, paths in (("written", result.written), ("kept (past todo)", result.kept), ("removed", result.removed)):
+    held = {p for p, _ in result.edited}
+    started = [p for p in result.kept if p not in held]
+    for label, paths in (("written", result.written), ("kept (past todo)", started), ("removed", result.removed)):
         if paths:
             io.err.print(f"{label}: " + ", ".join(p.name for p in paths), markup=False, soft_wrap=True)
+    for path, what in result.edited:
+        io.err.print(f"kept as you edited it: {path.name} — the new slicing would change: {what}", markup=False,
+                     soft_wrap=True)  # fmt: skip
+    if result.edited:
+        io.err.print(
+            f"to replace them with the new slices: harness slice {result.prd.slug} --overwrite-edited",
+            markup=False,
+            soft_wrap=True,
+        )
     for issue_id, number in published:
         io.err.print(f"GitHub: issue {issue_id} is #{number}", markup=False)
     first = next((p for p in result.written), None)
@@ -188,19 +223,37 @@ def _show_slices(io: Io, planner: Planner, result: SliceResult, github: bool) ->
         io.err.print(f"next: harness run {first.name.partition('-')[0]}", markup=False)
 
 
+def _edit_pause(io: Io, target: Path, slug: str) -> bool:
+    """In a terminal, the person may edit the PRD before it is sliced: Enter slices it, q stops here."""
+    if io.yes or io.as_json or not can_ask():
+        return True
+    answer = io.err.input(
+        f"PRD written to {escape(str(target))}: edit it now if you like, then press Enter to slice it "
+        "(q stops here; slice later with `harness slice " + escape(slug) + "`) "
+    )
+    if answer.strip().lower() in ("q", "quit"):
+        io.err.print(f"stopped before slicing; next: harness slice {slug}", markup=False)
+        return False
+    return True
+
+
 def run_plan_command(
     repo: Path, idea: str | None, answers: Path | None, resume: str | None, github: bool, io: Io
 ) -> int:
-    """grill → prd → slice; with --resume, each step that already has its file is skipped."""
+    """grill → prd → slice; with --resume, each step that already has its file is skipped. In a terminal it
+    stops after the PRD so the person can edit it; the slicer reads the file as they left it."""
     planner = open_planner(repo)
+    if github:
+        from harness.github_issues import check_transport
+
+        check_transport(planner.root)  # before the interview is paid and before any issue file is written
     transcript: Transcript | None = None
     if resume is not None:
         from harness.planfiles import find_transcript, load_transcript
 
         transcript = load_transcript(find_transcript(planner.grills, resume))
     if transcript is None or transcript.status != "finished":
-        asker, file_asker = _asker(io, answers)  # before anything is written: exit 2 when nobody can answer
-        start = start_grill(planner, None if resume else _idea(io, idea, None), resume)
+        start, asker, file_asker = _start(planner, io, None if resume else idea, resume, answers)
         transcript = _grill(planner, start, asker, file_asker, io)
     assert transcript is not None
     target = prd_path_for(planner, transcript)
@@ -212,7 +265,9 @@ def run_plan_command(
         prd = _write_prd(io, planner, transcript, target)
         if not io.as_json:
             io.out.print(Markdown(render_prd(prd)))
-    _, prd, issues = load_slice_input(planner, prd.slug)
+        if not _edit_pause(io, target, prd.slug):
+            return 0
+    _, prd, issues = load_slice_input(planner, prd.slug)  # read again: the person may have edited it
     sliced = [i for i in issues.values() if i.prd == prd.slug]
     if sliced and resume is not None:
         io.err.print(

@@ -96,8 +96,17 @@ class SubmitPrd(Strict):
     testing_decisions: list[str] = Field(
         min_length=1, description="which seams to test through, what a good test is here, prior art in the repo"
     )
+    success_criteria: list[str] = Field(
+        default_factory=list, description="measurable: how the person will know it works (a number, an observable)"
+    )
+    edge_cases: list[str] = Field(default_factory=list, description="the unusual inputs and states it must handle")
     out_of_scope: list[str] = Field(default_factory=list)
+    open_questions: list[str] = Field(
+        default_factory=list,
+        description="what the interview left unresolved: listed here, never silently decided",
+    )
     glossary: list[GlossaryEntry] = Field(default_factory=list)
+    further_notes: str = Field(default="", description="anything else the slicer should know")
 
     @field_validator("user_stories")
     @classmethod
@@ -112,12 +121,26 @@ class SubmitPrd(Strict):
         return stories
 
 
+class ExtraSection(Strict):
+    title: str = Field(min_length=1)
+    text: str = ""
+
+
 class Prd(SubmitPrd):
-    """``.harness/prds/<slug>.md``: front matter ``title, slug, grill, created`` and one section per field."""
+    """``.harness/prds/<slug>.md``: front matter ``title, slug, grill, created`` and one section per field.
+
+    A person edits it freely: a ``##`` section of their own is kept (``extra_sections``), and prose or
+    ``###`` subheadings inside a list section are kept as that section's notes (``notes``, by field)."""
 
     slug: str = Field(pattern=_KEY)
     grill: str | None = Field(default=None, description="slug of the interview it was written from")
     created: str = ""
+    notes: dict[str, str] = Field(
+        default_factory=dict, description="prose written inside a list section, by field: shown before its items"
+    )
+    extra_sections: list[ExtraSection] = Field(
+        default_factory=list, description="sections a person added, kept as written, after the known ones"
+    )
 
 
 # --------------------------------------------------------------------------- slicer

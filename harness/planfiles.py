@@ -281,10 +281,14 @@ _SECTIONS = (
     _Section("problem", "Problem", "text"),
     _Section("solution", "Solution", "text"),
     _Section("user_stories", "User stories", "list"),
+    _Section("success_criteria", "Success criteria", "list", required=False),
+    _Section("edge_cases", "Edge cases", "list", required=False),
     _Section("implementation_decisions", "Implementation decisions", "list"),
     _Section("testing_decisions", "Testing decisions", "list"),
     _Section("out_of_scope", "Out of scope", "list", required=False),
+    _Section("open_questions", "Open questions", "list", required=False),
     _Section("glossary", "Glossary", "glossary", required=False),
+    _Section("further_notes", "Further notes", "text", required=False),
 )
 _BY_NAME = {s.title.lower(): s for s in _SECTIONS}
 _BY_FIELD = {s.field: s for s in _SECTIONS}
@@ -307,11 +311,15 @@ def save_prd(path: Path, prd: Prd) -> None:
 def render_prd(prd: Prd) -> str:
     """The Markdown body of a PRD file (``load_prd`` reads it back exactly)."""
     lines = [f"# {_one_line(prd.title)}"]
+    notes = getattr(prd, "notes", {})
     for section in _SECTIONS:
         value = getattr(prd, section.field)
-        if not value and not section.required:
+        note = notes.get(section.field, "")
+        if not value and not section.required and not note:
             continue
         lines += ["", f"## {section.title}", ""]
+        if note:
+            lines += [_escape_sections(note), ""]
         if section.kind == "text":
             lines.append(_escape_headings(value))
         elif section.kind == "glossary":
@@ -319,6 +327,8 @@ def render_prd(prd: Prd) -> str:
         else:
             numbered = section.field == "user_stories"
             lines += [_list_item(f"{n}." if numbered else "-", item) for n, item in enumerate(value, 1)]
+    for extra in getattr(prd, "extra_sections", []):
+        lines += ["", f"## {_one_line(extra.title)}", "", _escape_sections(extra.text)]
     return "\n".join(lines) + "\n"
 
 
@@ -361,6 +371,7 @@ def _prd_sections(body: str, path: Path, first_line: int) -> tuple[str | None, d
     """The ``# title`` heading (if any) and the value of each ``##`` section, by field name."""
     heading: str | None = None
     found: dict[str, tuple[_Section, int, list[str]]] = {}
+    extra: list[tuple[str, list[str]]] = []  # a person's own sections, kept as written
     current: list[str] | None = None
     for number, line in enumerate(body.split("\n"), first_line):
         match = _SECTION_HEADING.match(line)
@@ -368,10 +379,15 @@ def _prd_sections(body: str, path: Path, first_line: int) -> tuple[str | None, d
             name = " ".join((match["name"] or "").lower().split())
             section = _BY_NAME.get(name)
             if section is None:
-                raise UsageError(
-                    f"{path}:{number}: unknown section `## {(match['name'] or '').strip()}`",
-                    hint=f"use the known sections ({_KNOWN_SECTIONS}); move its text into one of them",
-                )
+                title = (match["name"] or "").strip()
+                if not title:
+                    raise UsageError(
+                        f"{path}:{number}: a `##` heading without a name",
+                        hint="name the section, or delete the heading",
+                    )
+                current = []
+                extra.append((title, current))
+                continue
             if section.field in found:
                 raise UsageError(
                     f"{path}:{number}: the section `## {section.title}` appears twice (also at line "
@@ -391,22 +407,26 @@ def _prd_sections(body: str, path: Path, first_line: int) -> tuple[str | None, d
                 "heading comes before them",
             )
     values: dict[str, Any] = {}
+    notes: dict[str, str] = {}
     for field, (section, start, lines) in found.items():
         if section.kind == "text":
             values[field] = "\n".join(_unescape_heading(line) for line in lines)
             continue
         listing = _list_items(lines, first_line=start + 1)
         if listing.strays:
-            number, line = listing.strays[0]
-            raise UsageError(
-                f"{path}:{number}: in section `## {section.title}`, this line is not part of a list item: "
-                f"{_clip(line)!r}",
-                hint="start it with `- ` to make it an item, or indent it under the item it continues",
-            )
+            # prose between the items, a `###` subheading: the person's notes on the section, kept
+            notes[field] = "\n".join(_unescape_heading(line) for _, line in listing.strays)
         if section.kind == "list":
             values[field] = [item.text for item in listing.items]
         else:
             values[field] = [_glossary_entry(item, path, section) for item in listing.items]
+    if notes:
+        values["notes"] = notes
+    if extra:
+        values["extra_sections"] = [
+            {"title": title, "text": "\n".join(_unescape_heading(line) for line in lines).strip("\n")}
+            for title, lines in extra
+        ]
     return heading, values
 
 
@@ -514,6 +534,12 @@ def _list_item(marker: str, text: str) -> str:
 def _escape_headings(text: str) -> str:
     """Backslash a line starting with ``#`` (after any backslashes) so it is text, not a heading."""
     return "\n".join("\\" + line if re.match(r"\\*#", line) else line for line in text.split("\n"))
+
+
+def _escape_sections(text: str) -> str:
+    """Backslash a line that would start a ``##`` section (``###`` subheadings stay headings)."""
+    return "\n".join("\\" + line if _SECTION_HEADING.match(line) or re.match(r"\\+##(?!#)", line) else line
+                     for line in text.split("\n"))  # fmt: skip
 
 
 def _unescape_heading(line: str) -> str:

@@ -2,25 +2,26 @@
 
 Every step reads its input from a file the previous step wrote (transcript, PRD) and writes its own
 atomically, so each can be re-run or resumed alone and ``harness plan`` is only their sequence.
-The planner agents get read-only tools on the repository's working tree; nothing here edits code,
-makes a branch or a commit. Each step is traced in ``.harness/runs/<id>/trace.jsonl`` like a run.
+The planner agents get read-only tools on the repository as git sees it (:func:`repository_files`);
+nothing here edits code, makes a branch or a commit. Each step is traced in
+``.harness/runs/<id>/trace.jsonl`` like a run. Planning needs no commit: a brand-new repository (an
+unborn HEAD) can be planned before its first line of code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import gitops
-from harness.agent import Agent, AgentFailed
 from harness.artifacts import Issue, load_issue
 from harness.config import Config, load_config
 from harness.errors import IncompleteError, UsageError
-from harness.interview import Asker, Interview, now, run_interview, transcript_for_model
+from harness.interview import SUM_UP, Asker, Interview, now, run_interview, transcript_for_model
 from harness.model import make_client
 from harness.plan_models import Prd, SliceSpec, SubmitIssues, SubmitPrd, Transcript
 from harness.planfiles import (
@@ -35,7 +36,10 @@ from harness.planfiles import (
 )
 from harness.prompts import system_prompt
 from harness.trace import Ledger, Trace
-from harness.workspace import Workspace
+from harness.workspace import ToolRefusal, Workspace
+
+if TYPE_CHECKING:  # the agent module loads the SDK (seconds): not before the inputs are checked
+    from harness.agent import Agent
 
 # The planners look at the person's own checkout: no `bash` there, not even a read-only one.
 PLANNER_TOOLS = ("read", "glob", "grep")
@@ -54,6 +58,17 @@ class Planner:
     runs: list[Path] = field(default_factory=list)
     cost: float = 0.0
     cost_known: bool = True
+    _client: Any = field(default=None, init=False, repr=False)
+
+    def connect(self) -> Any:
+        """The model client, made once. No API key is an input error (exit 2): commands call this before they
+        write anything, so a failed start leaves the repository as it was."""
+        if self._client is None:
+            self._client = make_client(max_retries=self.config.max_retries, timeout=self.config.request_timeout)
+        return self._client
+
+    def repository_files(self) -> set[str]:
+        return repository_files(self.root, self.harness_dir)
 
     @property
     def grills(self) -> Path:
@@ -70,7 +85,7 @@ class Planner:
     @contextmanager
     def session(self, step: str, slug: str) -> Iterator[tuple[Trace, Ledger, Any]]:
         """A traced session for one step; a budget or API failure ends it with exit 3, files kept."""
-        client = make_client(max_retries=self.config.max_retries, timeout=self.config.request_timeout)
+        client = self.connect()
         run_id = datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{step}-{slug}"
         run_dir = self.harness_dir / "runs" / run_id
         trace = Trace(run_dir / "trace.jsonl")
@@ -108,9 +123,14 @@ class Planner:
         phase: str,
         prompt: str,
         role_tool: list[str],
+        tools: Sequence[str] = PLANNER_TOOLS,
         progress: Callable[[], str] | None = None,
     ) -> Agent:
-        workspace = Workspace(self.root, writable=False, bash_timeout=self.config.bash_timeout)
+        from harness.agent import Agent
+
+        workspace = Workspace(
+            self.root, writable=False, bash_timeout=self.config.bash_timeout, listing=self.repository_files
+        )
         return Agent(
             role="planner",
             phase=phase,
@@ -122,15 +142,43 @@ class Planner:
             limits=self.config.limits,
             role_tools=role_tool,
             workspace=workspace,
-            workspace_tools=PLANNER_TOOLS,
+            workspace_tools=tuple(tools),
             progress=progress,
         )
 
 
 def open_planner(repo: Path, on_event: Callable[[dict[str, Any]], None] | None = None) -> Planner:
-    root = gitops.repo_root(repo)
+    root = checkout_root(repo)
     config = load_config(root)
     return Planner(root=root, config=config, harness_dir=root / config.harness_dir, on_event=on_event)
+
+
+checkout_root = gitops.checkout_root  # planning needs no commit: a brand-new project can be planned
+
+
+def repository_files(root: Path, harness_dir: Path) -> set[str]:
+    """What the planners may look at: the repository as git sees it — tracked files, and untracked files that
+    are not ignored (`git ls-files -co --exclude-standard`) — without the harness's own directory, whether the
+    project's .gitignore lists it or not. There live run traces, other branches' worktrees (code that is not
+    merged, so does not exist yet for the person planning), batch state, and the planning files themselves,
+    which a planner gets in its hand-off."""
+    done = gitops.in_checkout(root, ["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+    if done.returncode != 0:
+        raise ToolRefusal(
+            "the harness could not list the repository's files (`git ls-files` failed); go on with what you "
+            "know, and say in your answer that you could not look"
+        )
+    try:
+        own = harness_dir.resolve().relative_to(root).as_posix()
+    except ValueError:  # a harness directory outside the checkout is not in its listing anyway
+        own = None
+    files = set()
+    for name in done.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        # A trailing slash is an untracked repository inside this one (a worktree, a clone): git does not look in.
+        if not name or name.endswith("/") or (own is not None and (name == own or name.startswith(own + "/"))):
+            continue
+        files.add(name)
+    return files
 
 
 # --------------------------------------------------------------------------- grill
@@ -145,32 +193,39 @@ class GrillStart:
     resumed: bool
 
 
-def start_grill(planner: Planner, idea: str | None, resume: str | None) -> GrillStart:
-    if resume is not None:
-        path = find_transcript(planner.grills, resume)
-        transcript = load_transcript(path)
-        if transcript.status == "finished":
-            raise UsageError(
-                f"{path}: the interview {transcript.slug!r} is already finished",
-                hint=f"write its PRD with `harness prd {transcript.slug}`, or start a new interview",
-            )
-        return GrillStart(path, transcript, resumed=True)
+def resume_grill(planner: Planner, name: str) -> GrillStart:
+    """The interview to resume; a finished one is refused with the next step (exit 2)."""
+    path = find_transcript(planner.grills, name)
+    transcript = load_transcript(path)
+    if transcript.status == "finished":
+        raise UsageError(
+            f"{path}: the interview {transcript.slug!r} is already finished (its summary was confirmed)",
+            hint=f"next: write its PRD with `harness prd {transcript.slug}`, or start a new interview with "
+            '`harness grill "IDEA"`',
+        )
+    return GrillStart(path, transcript, resumed=True)
+
+
+def new_grill(planner: Planner, idea: str | None) -> GrillStart:
+    """A new interview about ``idea``; its file is written only when the interview starts (:func:`grill`)."""
     if idea is None or not idea.strip():
         raise UsageError("no idea to interview about", hint='pass it: harness grill "add CSV export to reports"')
     slug = new_slug(planner.grills, idea)
     stamp = now()
     transcript = Transcript(slug=slug, idea=idea.strip(), started=stamp, updated=stamp)
-    path = planner.grills / f"{slug}.md"
-    save_transcript(path, transcript)
-    return GrillStart(path, transcript, resumed=False)
+    return GrillStart(planner.grills / f"{slug}.md", transcript, resumed=False)
 
 
 def grill(planner: Planner, start: GrillStart, asker: Asker) -> Transcript:
-    """Interview until the person confirms the summary. Every question and answer is saved as it happens."""
+    """Interview until the person confirms the summary. Every question and answer is saved as it happens.
+    Call it once every input is checked (the answers file, the API key): a new interview's file is written here."""
+    planner.connect()
+    if not start.resumed:
+        save_transcript(start.path, start.transcript)
     interview = Interview(start.transcript, start.path, save_transcript)
     if interview.transcript.pending is not None:
         # Resumed with a question left unanswered: the person answers it before any model call.
-        interview.answer(asker.ask(interview.transcript, len(interview.transcript.exchanges)))
+        interview.answer(asker.ask(interview.transcript, len(interview.transcript.exchanges), interview.revise))
     with planner.session("grill", interview.transcript.slug) as (trace, ledger, client):
         agent = planner.agent(
             trace,
@@ -192,8 +247,16 @@ def grill(planner: Planner, start: GrillStart, asker: Asker) -> Transcript:
             call = agent.start(text)
             return call.name, call.input
 
+        def sum_up() -> tuple[str, object]:
+            # After /finish: a fresh context whose one tool is `finish_interview`, fed the harness's record.
+            closer = planner.agent(
+                trace, ledger, client, phase="grill", prompt="interviewer", role_tool=["finish_interview"], tools=()
+            )
+            call = closer.start(SUM_UP + "\n\n" + transcript_for_model(interview.transcript))
+            return call.name, call.input
+
         try:
-            return run_interview(interview, begin, respond, asker, _grill_handoff(interview.transcript, start))
+            return run_interview(interview, begin, respond, sum_up, asker, _grill_handoff(interview.transcript, start))
         except (IncompleteError, KeyboardInterrupt) as exc:
             raise _resumable(exc, f"harness grill --resume {interview.transcript.slug}") from exc
 
@@ -281,6 +344,7 @@ class SliceResult:
     written: list[Path] = field(default_factory=list)
     kept: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
+    edited: list[tuple[Path, str]] = field(default_factory=list)  # kept as a person edited them: what would change
     attempts: int = 0
 
 
@@ -302,9 +366,11 @@ def slice_prd(
     issues: dict[str, Issue],
     *,
     review: ReviewSlices | None = None,
+    overwrite_edited: bool = False,
 ) -> SliceResult:
     """Ask the slicer until its slices pass the checks (bounded), let a person review them, write the issues.
     ``issues`` are every issue file, as :func:`load_slice_input` read them."""
+    from harness.agent import AgentFailed
     from harness.slicing import blockable, check_slices, plan_issues, write_issues
 
     # What slices may name in blocked_by: every issue except this PRD's `todo` ones, which re-slicing replaces.
@@ -349,14 +415,16 @@ def slice_prd(
                     hint=f"run `harness slice {prd.slug}` again to get new slices",
                 )
             result.slices = reviewed
-        plan = plan_issues(planner.issues, prd.slug, result.slices)
+        plan = plan_issues(planner.issues, prd.slug, result.slices, overwrite_edited=overwrite_edited)
         written = write_issues(plan, stories=prd.user_stories)
         result.written, result.kept, result.removed = written.written, written.kept, written.removed
+        result.edited = written.edited
         trace.event(
             "issues_written",
             written=[p.name for p in result.written],
             kept=[p.name for p in result.kept],
             removed=[p.name for p in result.removed],
+            edited=[p.name for p, _ in result.edited],
         )
     return result
 

@@ -30,7 +30,7 @@ def detect_test_command(root: Path) -> list[str]:
 
 
 def init_repo(repo: Path) -> dict[str, Any]:
-    root = gitops.repo_root(repo)
+    root = gitops.checkout_root(repo)  # no commit needed: `harness init` then planning start a brand-new project
     actions: list[str] = []
     config = load_config(root)  # validates an existing configuration before anything is written
     if config.source:

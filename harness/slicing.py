@@ -11,9 +11,11 @@ issue keeps its id when a slice has its ``key``, and issues of other PRDs are ne
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Literal
 
@@ -24,7 +26,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from harness import frontmatter
-from harness.artifacts import Issue, load_issue, slugify
+from harness.artifacts import Issue, issue_digest, load_issue, slugify
 from harness.errors import UsageError
 from harness.fsutil import atomic_write_text
 from harness.plan_models import SliceSpec
@@ -283,9 +285,11 @@ class IssuePlan:
     issues_dir: Path
     prd: str
     writes: tuple[PlannedIssue, ...]  # in the slicing's order
-    kept: tuple[Path, ...]  # this PRD's issues left untouched (started, or still named as a blocker)
+    kept: tuple[Path, ...]  # this PRD's issues left untouched (started, edited by a person, or named as a blocker)
     removed: tuple[Path, ...]  # this PRD's todo issues whose key is no longer in the slicing
     ids: Mapping[str, str]  # slice key -> issue id (a key of a started issue maps to that issue's id)
+    # todo issues a person edited, kept as they are: (file, what the new slice would have changed)
+    edited: tuple[tuple[Path, str], ...] = ()
 
     @property
     def unchanged(self) -> tuple[str, ...]:
@@ -305,14 +309,18 @@ def blockable(issues: Mapping[str, Issue], prd_slug: str) -> dict[str, Issue]:
     return {i: issue for i, issue in issues.items() if not (issue.prd == prd_slug and issue.status == "todo")}
 
 
-def plan_issues(issues_dir: Path, prd_slug: str, slices: Sequence[SliceSpec]) -> IssuePlan:
+def plan_issues(
+    issues_dir: Path, prd_slug: str, slices: Sequence[SliceSpec], *, overwrite_edited: bool = False
+) -> IssuePlan:
     """Decide the id of each slice and the fate of the issue files already in ``issues_dir``, without writing.
 
     - issues of other PRDs: untouched; their ids may be named in ``blocked_by``;
     - this PRD's started issues (status beyond ``todo``): untouched; a slice with the key of one of them is
       that issue, so it is not written again and its key stands for the issue's id;
     - this PRD's ``todo`` issues: rewritten in place (same id) when a slice has their key, else removed —
-      unless an issue that stays names it in ``blocked_by``, then it is kept;
+      unless an issue that stays names it in ``blocked_by``, then it is kept; one a person edited since the
+      slicer wrote it (``Issue.edited``) is kept as it is, neither rewritten, renamed nor removed, and listed
+      in ``edited`` with what the new slicing would change — unless ``overwrite_edited``;
     - new slices: the next free ids after the highest numeric id in the directory (of any PRD, removed ones
       included, so an id never changes meaning within one re-slice), zero-padded to 3 digits.
 
@@ -330,8 +338,18 @@ def plan_issues(issues_dir: Path, prd_slug: str, slices: Sequence[SliceSpec]) ->
         by_id[issue.id] = path
     keys = [spec.key for spec in slices]
     mine = [(path, issue) for path, issue in loaded if issue.prd == prd_slug]
-    started = {issue.key: (path, issue) for path, issue in reversed(mine) if issue.status != "todo" and issue.key}
-    reusable = {issue.key: (path, issue) for path, issue in reversed(mine) if issue.status == "todo" and issue.key}
+    # a todo issue a person edited is theirs: like a started one, it stays as it is (unless they agree otherwise)
+    held = {path for path, issue in mine if issue.status == "todo" and not overwrite_edited and issue.edited()}
+    started = {
+        issue.key: (path, issue)
+        for path, issue in reversed(mine)
+        if (issue.status != "todo" or path in held) and issue.key
+    }
+    reusable = {
+        issue.key: (path, issue)
+        for path, issue in reversed(mine)
+        if issue.status == "todo" and path not in held and issue.key
+    }
 
     ids: dict[str, str] = {}
     reused: dict[str, tuple[Path, Issue]] = {}
@@ -342,7 +360,9 @@ def plan_issues(issues_dir: Path, prd_slug: str, slices: Sequence[SliceSpec]) ->
             ids[key] = reusable[key][1].id
             reused[key] = reusable[key]
     reused_paths = {path for path, _ in reused.values()}
-    dropped = {issue.id: path for path, issue in mine if issue.status == "todo" and path not in reused_paths}
+    dropped = {
+        issue.id: path for path, issue in mine if issue.status == "todo" and path not in reused_paths | held
+    }
     staying = [issue for path, issue in loaded if path not in reused_paths and issue.id not in dropped]
     _keep_named_blockers(dropped, staying, {issue.id: issue for _, issue in loaded})
     removed_ids = set(dropped)
@@ -387,6 +407,12 @@ def plan_issues(issues_dir: Path, prd_slug: str, slices: Sequence[SliceSpec]) ->
             hint="fix the slices (check_slices lists these problems) and slice again",
         )
     kept = tuple(path for path, issue in mine if path not in reused_paths and issue.id not in dropped)
+    by_key = {spec.key: spec for spec in slices}
+    edited = tuple(
+        (path, _changes(issue, by_key.get(issue.key or "")))
+        for path, issue in mine
+        if path in held
+    )
     return IssuePlan(
         issues_dir=issues_dir,
         prd=prd_slug,
@@ -394,7 +420,25 @@ def plan_issues(issues_dir: Path, prd_slug: str, slices: Sequence[SliceSpec]) ->
         kept=kept,
         removed=tuple(sorted(dropped.values())),
         ids=ids,
+        edited=edited,
     )
+
+
+def _changes(issue: Issue, spec: SliceSpec | None) -> str:
+    """What the new slicing would have done to an issue a person edited."""
+    if spec is None:
+        return "the new slicing has no slice with its key: it would have been removed"
+    what = []
+    if spec.title != issue.title:
+        what.append(f"title {issue.title!r} → {spec.title!r} (and the file renamed)")
+    if spec.kind != issue.kind:
+        what.append(f"kind {issue.kind} → {spec.kind}")
+    old, new = issue.acceptance_criteria, list(spec.acceptance_criteria)
+    if old != new:
+        what.append(f"acceptance criteria {len(old)} → {len(new)}" + (", reworded" if len(old) == len(new) else ""))
+    if spec.what_to_build.strip() not in issue.body:
+        what.append("what to build rewritten (your notes in the body would be lost)")
+    return "; ".join(what) or "nothing but the file's layout"
 
 
 def _keep_named_blockers(dropped: dict[str, Path], staying: list[Issue], by_id: Mapping[str, Issue]) -> None:
@@ -440,7 +484,12 @@ def render_issue(planned: PlannedIssue, prd_slug: str, stories: Sequence[str] = 
         for number in spec.user_stories:
             text = stories[number - 1] if 0 < number <= len(stories) else ""
             lines.append(f"- Story {number}: {' '.join(text.split())}" if text else f"- Story {number}")
-    return frontmatter.render(meta, "\n".join(lines))
+    body = "\n".join(lines)
+    # the digest of what is written, so a re-slice can tell a person's edit (Issue.edited); an invalid issue is
+    # reported by write_issues before anything is written
+    with contextlib.suppress(ValueError):
+        meta["sliced"] = issue_digest(Issue.model_validate({**meta, "body": body}).model_dump(mode="json"), body)
+    return frontmatter.render(meta, body)
 
 
 @dataclass(frozen=True)
@@ -448,6 +497,7 @@ class IssuesWritten:
     written: list[Path]  # in the slicing's order
     kept: list[Path]  # this PRD's issues left as they were
     removed: list[Path]  # this PRD's todo issues dropped by the new slicing
+    edited: list[tuple[Path, str]] = dataclass_field(default_factory=list)  # kept as a person edited them
 
 
 def write_issues(plan: IssuePlan, *, stories: Sequence[str] = ()) -> IssuesWritten:
@@ -467,7 +517,12 @@ def write_issues(plan: IssuePlan, *, stories: Sequence[str] = ()) -> IssuesWritt
     renamed = [p.replaces for p in plan.writes if p.replaces is not None and p.replaces not in written]
     for path in [*renamed, *plan.removed]:
         path.unlink(missing_ok=True)
-    return IssuesWritten(written=[path for path, _ in rendered], kept=list(plan.kept), removed=list(plan.removed))
+    return IssuesWritten(
+        written=[path for path, _ in rendered],
+        kept=list(plan.kept),
+        removed=list(plan.removed),
+        edited=list(plan.edited),
+    )
 
 
 def _check_loads_back(planned: PlannedIssue, text: str) -> None:
@@ -583,12 +638,48 @@ def retitle(slices: Sequence[SliceSpec], key: str, title: str) -> list[SliceSpec
 
 
 def move(slices: Sequence[SliceSpec], key: str, position: int) -> list[SliceSpec]:
-    """Put slice ``key`` at ``position`` (0-based) in the list; new issues get their ids in list order."""
+    """Put slice ``key`` at ``position`` (0-based) in the list; new issues get their ids in list order, so a
+    slice never moves ahead of a slice it is blocked by, nor behind one that is blocked by it."""
     index = _find(slices, key)
     if not 0 <= position < len(slices):
         raise EditError(f"position {position + 1} is outside 1..{len(slices)}")
     rest = [*slices[:index], *slices[index + 1 :]]
-    return [*rest[:position], slices[index], *rest[position:]]
+    moved = [*rest[:position], slices[index], *rest[position:]]
+    place = {spec.key: n for n, spec in enumerate(moved)}
+    spec = slices[index]
+    ahead = [b for b in spec.blocked_by if b in place and place[b] > place[key]]
+    behind = [s.key for s in moved if key in s.blocked_by and place[s.key] < place[key]]
+    if ahead or behind:
+        who = f"it is blocked by {_listing(ahead)}" if ahead else f"{_listing(behind)} is blocked by it"
+        raise EditError(f"slice {key!r} cannot go to position {position + 1}: {who}, which must come first")
+    return moved
+
+
+def set_blocked_by(slices: Sequence[SliceSpec], key: str, blockers: Sequence[str]) -> list[SliceSpec]:
+    """Slice ``key`` waits for exactly ``blockers`` (slice keys or existing issue ids; none: it can start)."""
+    index = _find(slices, key)
+    if key in blockers:
+        raise EditError(f"slice {key!r} cannot be blocked by itself")
+    updated = slices[index].model_copy(update={"blocked_by": list(dict.fromkeys(blockers))})
+    return [*slices[:index], updated, *slices[index + 1 :]]
+
+
+def delete(slices: Sequence[SliceSpec], key: str) -> list[SliceSpec]:
+    """Drop slice ``key``; the slices it blocked stop waiting for it (their other blockers stay)."""
+    index = _find(slices, key)
+    if len(slices) == 1:
+        raise EditError("cannot delete the only slice; quit (q) to write nothing")
+    rest = [*slices[:index], *slices[index + 1 :]]
+    return [spec.model_copy(update={"blocked_by": [b for b in spec.blocked_by if b != key]}) for spec in rest]
+
+
+def describe_slice(spec: SliceSpec) -> str:
+    """One slice in full, for the review screen: what to build, its criteria, blockers and stories."""
+    lines = [f"{spec.key}: {spec.title} [{spec.kind}]", "", spec.what_to_build.strip(), "", "acceptance criteria:"]
+    lines += [f"  {n}. {c}" for n, c in enumerate(spec.acceptance_criteria, 1)]
+    lines.append(f"blocked by: {', '.join(spec.blocked_by) or '-'}")
+    lines.append(f"user stories: {', '.join(str(n) for n in spec.user_stories) or '-'}")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- display
@@ -605,7 +696,7 @@ def render_slices(
     table.add_column("id" if ids else "key", max_width=14, overflow="fold")
     table.add_column("title", ratio=1, min_width=16)
     table.add_column("kind", no_wrap=True)
-    table.add_column("blocked by", max_width=10)
+    table.add_column("blocked by", min_width=10, overflow="fold")  # never cut: a reader must see every blocker
     table.add_column("stories", max_width=8)
     table.add_column("crit", justify="right", no_wrap=True)
     for number, spec in enumerate(slices, 1):

@@ -16,7 +16,19 @@ from rich.text import Text
 
 from harness.artifacts import Issue
 from harness.plan_models import SliceSpec
-from harness.slicing import EditError, check_slices, merge, move, render_slices, retitle, set_kind, split
+from harness.slicing import (
+    EditError,
+    check_slices,
+    delete,
+    describe_slice,
+    merge,
+    move,
+    render_slices,
+    retitle,
+    set_blocked_by,
+    set_kind,
+    split,
+)
 
 __all__ = ["HELP", "review_slices"]
 
@@ -24,11 +36,15 @@ Ask = Callable[[str], str]
 
 HELP = """\
 Enter or a   accept these slices
+v A          view slice A in full: what to build, its acceptance criteria, blockers, stories
 m A B        merge slice B into slice A
 s A          split slice A: move some of its acceptance criteria into a new slice
 k A          toggle slice A between AFK (an agent alone) and HITL (needs a human)
 t A TITLE    give slice A a new title
-o A POS      move slice A to position POS (new issues get their ids in this order)
+b A [B ...]  slice A is blocked by exactly B ... (slice keys or issue ids; none: it can start at once)
+d A          delete slice A (the slices it blocked stop waiting for it)
+o A POS      move slice A to position POS (new issues get their ids in this order; blockers first)
+u            undo the last edit
 q            quit without writing anything
 ?            this help
 A and B are slice keys or the numbers in the # column."""
@@ -48,6 +64,7 @@ def review_slices(
     read = ask or (lambda prompt: Prompt.ask(prompt, console=console, default="", show_default=False))
     current = list(slices)
     problems = check_slices(current, story_count=story_count, existing=existing)
+    history: list[tuple[list[SliceSpec], list[str]]] = []  # for undo
     _show(console, current, problems)
     while True:
         try:
@@ -65,6 +82,19 @@ def review_slices(
         if command in ("?", "h", "help"):
             console.print(HELP, markup=False, highlight=False)
             continue
+        if command in ("u", "undo"):
+            if not history:
+                console.print(Text("✗ nothing to undo", style="red"))
+                continue
+            current, problems = history.pop()
+            _show(console, current, problems)
+            continue
+        if command == "v":
+            try:
+                console.print(Text(describe_slice(next(s for s in current if s.key == _key(current, rest.strip())))))
+            except EditError as exc:
+                console.print(Text(f"✗ {exc}", style="red"))
+            continue
         try:
             edited = _edit(command, rest.strip(), current, read, console)
         except EditError as exc:
@@ -81,6 +111,7 @@ def review_slices(
             for problem in added:
                 console.print(Text(f"  - {problem}"))
             continue
+        history.append((current, problems))
         current, problems = edited, after
         _show(console, current, problems)
 
@@ -111,6 +142,16 @@ def _edit(command: str, rest: str, slices: list[SliceSpec], read: Ask, console: 
         if len(args) != 2 or not args[1].isdigit():
             raise EditError("move needs a slice and a position: o A 2")
         return move(slices, _key(slices, args[0]), int(args[1]) - 1)
+    if command == "b":
+        if not args:
+            raise EditError("blocked-by needs a slice, then its blockers (none to clear): b A B C")
+        keys = {s.key for s in slices}
+        blockers = [_key(slices, ref) if ref in keys or (ref.isdigit() and len(ref) < 3) else ref for ref in args[1:]]
+        return set_blocked_by(slices, _key(slices, args[0]), blockers)
+    if command == "d":
+        if len(args) != 1:
+            raise EditError("delete needs one slice: d A")
+        return delete(slices, _key(slices, args[0]))
     raise EditError(f"unknown command {command!r}; ? lists the commands")
 
 

@@ -54,6 +54,7 @@ class Ledger:
     # Checked before the run's own budget (a batch's budget, a stop request); raises to refuse the call.
     guard: Callable[[float], None] | None = None
     on_record: Callable[[CallRecord], None] | None = None
+    budget_hint: str = ""  # what to do when the budget stops a call (default: the run's own advice)
 
     @property
     def cost(self) -> float:
@@ -86,13 +87,13 @@ class Ledger:
         if spent >= self.max_cost:
             raise BudgetExceeded(
                 f"budget exhausted: ${spent:.4f} spent of the {_usd(self.max_cost)} allowed for this run",
-                hint=_BUDGET_HINT,
+                hint=self.budget_hint or _BUDGET_HINT,
             )
         if spent + next_call > self.max_cost:
             raise BudgetExceeded(
                 f"budget: the next model call would exceed the {_usd(self.max_cost)} allowed for this run "
-                f"(${spent:.4f} spent; the agent's last call cost ${next_call:.4f}, and its context only grows)",
-                hint=_BUDGET_HINT,
+                f"(${spent:.4f} spent; the next call costs about ${next_call:.4f})",
+                hint=self.budget_hint or _BUDGET_HINT,
             )
 
     def record(self, call: CallRecord) -> bool:

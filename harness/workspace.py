@@ -4,6 +4,9 @@ Every failure the model can act on is a :class:`ToolRefusal` whose message says 
 nothing here lets a path (relative, ``..``, absolute or through a symlink) reach outside the root.
 ``bash`` commands pass :mod:`harness.sandbox`'s policy first and may run under bubblewrap; what is
 confined and what is not is in docs/sandbox.md.
+
+A workspace given a ``listing`` is a *view*: ``read``, ``glob`` and ``grep`` see only the files it names
+(the planners' view of a repository as git sees it), asked afresh on every call.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, ParamSpec
@@ -520,7 +523,10 @@ class Workspace:
         protected: Callable[[str], str | None] | None = None,
         env: Mapping[str, str] | None = None,
         sandbox: Bwrap | None = None,
+        listing: Callable[[], Iterable[str]] | None = None,
     ) -> None:
+        """``listing``: the only files ``read``, ``glob`` and ``grep`` may see, as paths relative to the root
+        (a file counts when its real location, after symlinks, is listed); None: every file under the root."""
         self.root: Path = Path(root).resolve()
         self.writable = writable
         self.bash_timeout = bash_timeout
@@ -529,6 +535,7 @@ class Workspace:
         self.protected = protected
         self.env = env
         self.sandbox = sandbox
+        self.listing = listing
 
     def redact(self, text: str) -> str:
         """``text`` with the values of secret-looking variables of the harness's environment (and of ``env``)
@@ -698,6 +705,7 @@ class Workspace:
             raise ToolRefusal(
                 f"{_show(path)} is a directory, not a file; use `glob` (e.g. pattern `{pattern}`) to list it"
             )
+        self._check_visible(path, resolved, self._visible())
         if _is_binary(resolved):
             raise ToolRefusal(
                 f"{_show(path)} is a binary file and cannot be shown as text; "
@@ -905,8 +913,36 @@ class Workspace:
         except (OSError, RuntimeError):
             return False
 
-    def _walk(self, start: Path) -> Iterator[Path]:
-        """Files under ``start`` (not following directory symlinks), skipping excluded directories."""
+    def _visible(self) -> frozenset[str] | None:
+        """The files of the view (None: no view, everything is visible)."""
+        return None if self.listing is None else frozenset(self.listing())
+
+    def _in_view(self, path: Path, visible: frozenset[str] | None) -> bool:
+        """Whether ``path``'s real location is a file of the view (always, without a view)."""
+        if visible is None:
+            return True
+        try:
+            return path.resolve().relative_to(self.root).as_posix() in visible
+        except (ValueError, OSError, RuntimeError):
+            return False
+
+    def _check_visible(self, path: str, resolved: Path, visible: frozenset[str] | None) -> None:
+        if not self._in_view(resolved, visible):
+            raise ToolRefusal(
+                f"{_show(path)} is not in the repository as git sees it (it is ignored, or the harness's own "
+                "state); only tracked files and untracked files that are not ignored can be read. Use `glob` "
+                "to find the files there are"
+            )
+
+    def _walk(self, start: Path, visible: frozenset[str] | None = None) -> Iterator[Path]:
+        """Files under ``start`` (not following directory symlinks), skipping excluded directories; with a view,
+        the view's files under ``start``, sorted."""
+        if visible is not None:
+            prefix = self.relative(start)
+            for rel in sorted(visible):
+                if (prefix == "." or rel.startswith(prefix + "/")) and not _excluded(rel):
+                    yield self.root / rel
+            return
         for dirpath, dirnames, filenames in os.walk(start):
             dirnames[:] = sorted(name for name in dirnames if name not in EXCLUDED_DIRS)
             base = Path(dirpath)
@@ -926,17 +962,23 @@ class Workspace:
                 break
             literal.append(part)
         matches: set[str] = set()
+        visible = self._visible()
         if len(literal) == len(parts):
             candidate = self.root.joinpath(*parts)
             rel = "/".join(parts)
-            if not _excluded(rel) and self._inside_file(candidate):
+            if not _excluded(rel) and self._inside_file(candidate) and self._in_view(candidate, visible):
                 matches.add(rel)
         else:
             start = self.root.joinpath(*literal)
             if not _excluded("/".join(literal)) and start.is_dir() and self._inside_file_or_dir(start):
-                for file in self._walk(start):
+                for file in self._walk(start, visible):
                     rel = file.relative_to(self.root).as_posix()
-                    if regex.fullmatch(rel) and not _excluded(rel) and self._inside_file(file):
+                    if (
+                        regex.fullmatch(rel)
+                        and not _excluded(rel)
+                        and self._inside_file(file)
+                        and self._in_view(file, visible)
+                    ):
                         matches.add(rel)
         if not matches:
             hint = ""
@@ -984,7 +1026,9 @@ class Workspace:
             if lexical.resolve() == start:
                 start = lexical
         skipped_large = 0
+        visible = self._visible()
         if start.is_file():
+            self._check_visible(path or ".", start, visible)
             rel = self.relative(start)
             if file_filter is not None and not file_filter(rel):
                 return f"no matches for {pattern} ({_show(rel)} does not match the glob {_show(glob or '')})"
@@ -997,11 +1041,11 @@ class Workspace:
             files = [(rel, start)]
         else:
             files = []
-            for file in self._walk(start):
+            for file in self._walk(start, visible):
                 rel = file.relative_to(self.root).as_posix()
                 if file_filter is not None and not file_filter(rel):
                     continue
-                if self._inside_file(file):
+                if self._inside_file(file) and self._in_view(file, visible):
                     files.append((rel, file))
             files.sort()
         results: list[str] = []

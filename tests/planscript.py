@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from script import tool_results as role_results  # noqa: F401  (the answers the harness sent back)
 
 from harness.fakeapi import Reply, reply, tool_use
+from harness.planfiles import load_transcript
 
 IDEA = "Add a word counter to textkit"
 SLUG = "add-a-word-counter-to-textkit"
@@ -90,3 +93,26 @@ def first_user_text(request: Any) -> str:
 def system_text(request: Any) -> str:
     system = request.body["system"]
     return "\n".join(b["text"] for b in system) if isinstance(system, list) else system
+
+
+def tools_offered(request: Any) -> list[str]:
+    return [t["name"] for t in request.body.get("tools", [])]
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def answers_file(tmp_path: Path, *answers: str, name: str = "answers.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(list(answers)), encoding="utf-8")  # JSON is YAML
+    return path
+
+
+def grill(harness: Any, project: Path, *args: str) -> tuple[Any, dict[str, Any]]:
+    result = harness("grill", *args, "--repo", str(project), "--json")
+    document = json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
+    return result, document
+
+
+def transcript_of(project: Path, slug: str) -> Any:
+    return load_transcript(project / ".harness" / "grills" / f"{slug}.md")

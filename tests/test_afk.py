@@ -137,8 +137,8 @@ def test_the_batch_budget_stops_the_batch_and_resume_finishes_it(
     assert doc["batch"]["stopping"] == "budget"
     states = {i["id"]: i["state"] for i in doc["issues"]}
     assert "incomplete" in states.values() and "done" not in states.values()
-    calls = len(model.requests)
-    assert calls == 1  # the call that spent the budget; nothing after it
+    # $0.001 cannot pay for the first call's prompt: refused before it is sent, nothing spent
+    assert len(model.requests) == 0 and doc["batch"]["cost"] == 0
     report = Path(doc["report"]).read_text(encoding="utf-8")
     assert "--max-cost" in report
 

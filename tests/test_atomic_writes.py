@@ -19,6 +19,7 @@ import json
 import os
 import random
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -460,3 +461,23 @@ def test_read_inside_reads_only_a_regular_file_reached_without_links(tmp_path: P
     os.mkfifo(root / "d" / "fifo")
     assert read_inside(root, "d/fifo") is None  # returns at once: a FIFO never blocks the harness
     assert read_inside(root, "d") is None and read_inside(root, "missing/f") is None
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_a_new_file_gets_the_mode_a_plain_write_would_and_a_replaced_one_keeps_its_own(
+    tmp_path: Path, umask: int
+) -> None:
+    previous = os.umask(umask)
+    try:
+        plain = tmp_path / "plain.md"
+        plain.write_text("x")
+        atomic = tmp_path / "atomic.md"
+        atomic_write_text(atomic, "x")
+        assert stat.S_IMODE(atomic.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode) == 0o666 & ~umask
+        script = tmp_path / "run.sh"
+        script.write_text("#!/bin/sh\n")
+        script.chmod(0o750)
+        atomic_write_text(script, "#!/bin/sh\necho\n")
+        assert stat.S_IMODE(script.stat().st_mode) == 0o750
+    finally:
+        os.umask(previous)

@@ -121,6 +121,16 @@ def test_hand_written_issue_needs_only_id_title_and_criteria(harness: Any, proje
     assert doc["issue"] == "002" and doc["branch"] == "harness/002-tiny-slug"
 
 
+def test_init_works_in_a_brand_new_repository_without_commits(harness: Any, tmp_path: Path) -> None:
+    repo = tmp_path / "new"
+    git.Repo.init(repo)
+    result = harness("init", "--repo", str(repo), "--json")
+    assert result.exit_code == 0, result.output
+    assert (repo / "harness.toml").is_file() and (repo / ".harness" / "issues").is_dir()
+    run = harness("run", "001", "--repo", str(repo))  # a run branches from HEAD: that still needs a commit
+    assert run.exit_code == 2 and "no commits yet" in run.output
+
+
 def test_init_creates_config_and_never_overwrites(harness: Any, tmp_path: Path) -> None:
     repo = tmp_path / "r"
     g = git.Repo.init(repo)

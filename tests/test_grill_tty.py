@@ -175,3 +175,46 @@ def test_ctrl_c_at_the_prompt_keeps_the_interview(terminal, project: Path, api: 
     assert transcript.status == "interviewing"
     assert transcript.exchanges[0].answer == "letters and digits"
     assert transcript.pending is not None and transcript.pending.question == p.QUESTIONS[1][0]
+
+
+def test_a_changed_answer_survives_ctrl_c(terminal, project: Path, api: FakeMessagesAPI) -> None:  # type: ignore[no-untyped-def]
+    api.add(p.ask(1), p.ask(2))
+    term = terminal("grill", p.IDEA)
+    term.expect("answer (Enter")
+    term.type("letters and digits")
+    term.expect(p.QUESTIONS[1][0])
+    term.expect("answer (Enter")
+    term.type("/back 1")
+    term.expect("new answer to Q1")
+    term.type("whitespace only")
+    term.expect("back to Q2")
+    term.expect("answer (Enter")
+
+    os.write(term.master, b"\x03")  # Ctrl-C before Q2 is answered
+
+    term.expect("--resume")
+    assert term.wait() == 3
+    transcript = load_transcript(next((project / ".harness" / "grills").glob("*.md")))
+    first = transcript.exchanges[0]
+    assert (first.answer, first.source, first.revised) == ("whitespace only", "own", True)
+    assert transcript.pending is not None and transcript.pending.question == p.QUESTIONS[1][0]
+
+
+def test_finish_at_the_prompt_leaves_only_the_finishing_tool(terminal, project: Path, api: FakeMessagesAPI) -> None:  # type: ignore[no-untyped-def]
+    api.add(p.ask(1), p.ask(2), p.finish())
+    term = terminal("grill", p.IDEA)
+    term.expect("answer (Enter")
+    term.type("")
+    term.expect(p.QUESTIONS[1][0])
+    term.expect("answer (Enter")
+    term.type("/finish")
+
+    term.expect("confirm this summary?")
+    term.type("y")
+    term.expect("interview finished")
+    assert term.wait() == 0
+
+    assert api.problems == []
+    assert p.tools_offered(api.requests[2]) == ["finish_interview"]
+    transcript = load_transcript(next((project / ".harness" / "grills").glob("*.md")))
+    assert transcript.status == "finished"

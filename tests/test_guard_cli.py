@@ -206,6 +206,20 @@ def test_default_base_is_the_merge_base_on_a_feature_branch_and_head_on_main(rep
     assert default_base(repo) == "HEAD"
     git(repo, "checkout", "-q", "feature")
     assert default_base(repo) == fork
+    git(repo, "checkout", "-q", "main")
+    assert default_base(repo, "feature") == fork  # the base follows --head, not the checked-out branch
+
+
+def test_guard_head_on_another_branch_compares_with_its_fork_point(repo):
+    git(repo, "checkout", "-q", "-b", "feature")
+    write(repo, {"feature.py": "F = 1\n"})
+    commit(repo)
+    git(repo, "checkout", "-q", "main")
+    write(repo, {"tests/test_later.py": "def test_later():\n    assert 2 == 2\n"})
+    commit(repo)  # main moves on: against main's tip, feature would "delete" this test file
+    code, doc = guard_json("--head", "feature", "--repo", str(repo))
+    assert code == 0 and doc["findings"] == [], doc
+    assert doc["files_changed"] == 1
 
 
 def test_default_base_follows_origin_head_in_a_clone(repo, tmp_path):
@@ -219,13 +233,18 @@ def test_default_base_follows_origin_head_in_a_clone(repo, tmp_path):
     assert default_base(clone) == fork
 
 
-def test_without_a_default_branch_the_base_is_head(tmp_path):
+def test_without_a_default_branch_the_working_tree_compares_with_head_and_a_head_needs_a_base(tmp_path):
     repo = tmp_path / "trunk"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "trunk")
     write(repo, {"a.py": "A = 1\n"})
     commit(repo)
-    assert default_base(repo) == "HEAD"
+    assert default_base(repo) is None
+    write(repo, {"a.py": "A = 2\n"})
+    code, doc = guard_json("--repo", str(repo))
+    assert code == 0 and doc["files_changed"] == 1
+    result = guard("--head", "HEAD", "--repo", str(repo))
+    assert result.exit_code == 2 and "no default branch" in result.output and "--base" in result.output
 
 
 def test_resolve_names_an_unknown_ref_and_how_to_fix_it(repo):
@@ -319,7 +338,8 @@ def test_json_is_one_document_with_the_findings(repo):
     assert (doc["base"], doc["head"], doc["files_changed"]) == (base, "working tree", 1)
     skip = [f for f in doc["findings"] if f["rule"] == "HG004"]
     assert skip and skip[0]["path"] == "tests/test_calc.py" and skip[0]["blocking"] is True
-    assert set(skip[0]) == {"rule", "name", "severity", "path", "line", "message", "fix", "allowed_by", "blocking"}
+    keys = {"rule", "name", "severity", "path", "line", "message", "fix", "allowed_by", "blocking", "side"}
+    assert set(skip[0]) == keys
     assert doc["errors"] == sum(1 for f in doc["findings"] if f["blocking"]) >= 1
 
 
@@ -448,14 +468,15 @@ def test_an_unreadable_contract_is_exit_2_naming_the_problem(repo, tmp_path, tex
     assert needle in result.stderr and "contract.md" in result.stderr
 
 
-def test_guard_does_not_import_the_sdk_pydantic_or_gitpython(repo):
+@pytest.mark.parametrize("output", [["--json"], ["--format", "github"], ["--format=sarif"]])
+def test_guard_does_not_import_the_sdk_pydantic_or_gitpython(repo, output):
     """The console script's path (harness.cli.main): typer's own argument parsing imports pydantic,
     so `harness guard` parses its plain options itself; this is what a pre-commit hook runs."""
     write(repo, {"tests/test_calc.py": CHEAT})
     code = f"""
 import json, sys
 from harness.cli import main
-sys.argv = ["harness", "guard", "--repo", {str(repo)!r}, "--json"]
+sys.argv = ["harness", "guard", "--repo", {str(repo)!r}, *{output!r}]
 try:
     main()
 except SystemExit as exc:
@@ -466,7 +487,7 @@ print(json.dumps({{"status": status, "loaded": [m for m in heavy if m in sys.mod
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     report = json.loads(proc.stderr.strip().splitlines()[-1])
     assert report == {"status": 1, "loaded": []}
-    assert json.loads(proc.stdout)["errors"] >= 1
+    assert "HG004" in proc.stdout
 
 
 def harness_subprocess(*args: str) -> subprocess.CompletedProcess[str]:
@@ -480,12 +501,18 @@ def test_the_console_script_prints_what_the_typer_command_prints(repo, tmp_path,
     write(repo, {"tests/test_calc.py": CHEAT, "tests/test_more.py": "def test_nothing():\n    pass\n"})
     options = {"--repo": str(repo), "--base": "HEAD", "--contract": str(contract)}
     args = [part for k, v in options.items() for part in ((k, v) if form == "separate" else (f"{k}={v}",))]
-    for extra in ([], ["--json"]):
-        in_process = guard(*args, *extra)
-        console = harness_subprocess("guard", *args, *extra)
-        assert (console.returncode, console.stdout) == (in_process.exit_code, in_process.stdout)
-        assert in_process.exit_code == 1  # the new test with no assertion is not allowed
-        assert "allowed by contract: later" in in_process.stdout or '"allowed_by": "later"' in in_process.stdout
+    formats = {"text": "allowed by contract: later", "json": '"allowed_by": "later"'}
+    formats |= {"github": "Allowed by the contract: later", "sarif": '"justification": "later"'}
+    for fmt, allowed in formats.items():
+        extras = [[], ["--format", "text"]] if fmt == "text" else [["--format", fmt], [f"--format={fmt}"]]
+        if fmt == "json":
+            extras.append(["--json"])
+        for extra in extras:
+            in_process = guard(*args, *extra)
+            console = harness_subprocess("guard", *args, *extra)
+            assert (console.returncode, console.stdout) == (in_process.exit_code, in_process.stdout), extra
+            assert in_process.exit_code == 1  # the new test with no assertion is not allowed
+            assert allowed in in_process.stdout, extra
 
 
 def test_the_console_script_leaves_help_and_mistakes_to_typer(repo):
@@ -496,7 +523,158 @@ def test_the_console_script_leaves_help_and_mistakes_to_typer(repo):
     assert missing.returncode == 2
     helped = harness_subprocess("guard", "--help")
     assert helped.returncode == 0
-    assert all(option in helped.stdout for option in ("--base", "--head", "--contract", "--repo", "--json"))
+    assert all(option in helped.stdout for option in ("--base", "--head", "--contract", "--repo", "--json", "--format"))
+
+
+# --------------------------------------------------------------------------- output formats
+
+
+def workflow_data(text: str) -> str:
+    """A workflow command's message as GitHub's toolkit escapes it."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def workflow_property(text: str) -> str:
+    return workflow_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def test_github_format_annotates_a_deleted_test_file(repo):
+    (repo / "tests" / "test_calc.py").unlink()
+    result = guard("--repo", str(repo), "--format", "github")
+    assert result.exit_code == 1, result.output
+    code, doc = guard_json("--repo", str(repo))
+    (finding,) = doc["findings"]
+    assert code == 1 and finding["rule"] == "HG001" and finding["line"] is None
+    message = workflow_data(f"{finding['message']}\n\nFix: {finding['fix']}")
+    assert result.stdout.splitlines() == [f"::error file=tests/test_calc.py,title=HG001 test-file-removed::{message}"]
+    assert "test file tests/test_calc.py was deleted; every test in it stopped running.%0A%0AFix: " in result.stdout
+    assert "1 error(s)" in result.stderr  # the counts go to the log, not among the commands
+
+
+def test_github_format_escapes_what_the_change_named_and_maps_each_severity(tmp_path):
+    """A path is the pull request's text: a newline in it must not start a second workflow command."""
+    tricky = "tests/test_50%,a:b.py"
+    other = "from calc import add\n\n\ndef test_tens():\n    assert add(5, 5) == 10\n"  # lives nowhere else
+    repo = make_repo(tmp_path / "repo", {"calc.py": CALC, "tests/test_calc.py": TEST_FILE, tricky: other})
+    (repo / tricky).unlink()
+    write(repo, {"tests/test_calc.py": CHEAT, ".github/workflows/ci.yml": "on: push\n"})
+    result = guard("--repo", str(repo), "--format", "github")
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert all(line.startswith(("::error ", "::warning ")) for line in lines) and len(lines) == 3, lines
+    (warning,) = [line for line in lines if line.startswith("::warning ")]
+    assert warning.startswith("::warning file=.github/workflows/ci.yml,title=HG010 protected-path-changed::")
+    (deleted,) = [line for line in lines if "HG001" in line]
+    assert deleted.startswith(f"::error file={workflow_property(tricky)},title=HG001 test-file-removed::")
+    assert "file=tests/test_50%25%2Ca%3Ab.py," in deleted
+    assert "::test file tests/test_50%25,a:b.py was deleted" in deleted  # the message escapes only %, CR and LF
+    (skip,) = [line for line in lines if "HG004" in line]
+    line = next(f["line"] for f in guard_json("--repo", str(repo))[1]["findings"] if f["rule"] == "HG004")
+    assert skip.startswith(f"::error file=tests/test_calc.py,line={line},title=HG004 skip-added::")
+
+    newline = "tests/test_x\n::error file=forged.py::fake.py"
+    write(repo, {"tests/test_calc.py": TEST_FILE, newline: other})
+    commit(repo)
+    (repo / newline).unlink()
+    lines = guard("--repo", str(repo), "--format", "github").stdout.splitlines()
+    assert len(lines) == 1 and "file=tests/test_x%0A%3A%3Aerror file=forged.py%3A%3Afake.py," in lines[0]
+
+
+def test_github_format_is_silent_on_an_honest_change(repo):
+    write(repo, {"tests/test_calc.py": HONEST})
+    result = guard("--repo", str(repo), "--format", "github")
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert "0 error(s)" in result.stderr
+
+
+def test_sarif_format_validates_and_describes_its_rules(repo):
+    from test_review_formats import check_sarif
+
+    from harness.guard import RULES
+
+    base = git(repo, "rev-parse", "HEAD").strip()
+    write(repo, {"tests/test_calc.py": CHEAT, ".github/workflows/ci.yml": "on: push\n"})
+    result = guard("--repo", str(repo), "--format", "sarif")
+    assert result.exit_code == 1, result.output
+    run = check_sarif(json.loads(result.stdout))
+    _, doc = guard_json("--repo", str(repo))
+
+    assert [r["ruleId"] for r in run["results"]] == ["HG004", "HG010"]  # blocking first, as harness review does
+    rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
+    assert set(rules) == {"HG004", "HG010"}
+    assert rules["HG004"]["name"] == "skip-added" and rules["HG004"]["defaultConfiguration"] == {"level": "error"}
+    assert RULES["HG004"].summary[1:] in rules["HG004"]["fullDescription"]["text"]
+    assert rules["HG004"]["helpUri"].endswith("/guards.md#hg004-skip-added-error")
+    by_rule = {r["ruleId"]: r for r in run["results"]}
+    for finding in doc["findings"]:
+        result_ = by_rule[finding["rule"]]
+        assert result_["message"]["text"].startswith(finding["message"].rstrip())
+        assert result_["properties"]["blocking"] is finding["blocking"]
+    assert by_rule["HG004"]["level"] == "error" and by_rule["HG010"]["level"] == "note"
+    assert run["properties"] == {
+        "base": base,
+        "head": "working tree",
+        "filesChanged": 2,
+        "errors": 1,
+        "warnings": 1,
+        "allowed": 0,
+        "exitCode": 1,
+    }
+
+
+def test_sarif_reports_each_finding_as_harness_review_does(tmp_path, monkeypatch):
+    """The same alert from both commands: same rule, level, message, location and fingerprint, so code scanning
+    matches them across runs. Without an API key the review still reports its guard findings (exit 3)."""
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    other = "from calc import add\n\n\ndef test_tens():\n    assert add(5, 5) == 10\n"
+    repo = make_repo(tmp_path / "repo", {"calc.py": CALC, "tests/test_calc.py": TEST_FILE, "tests/test_tens.py": other})
+    base = git(repo, "rev-parse", "HEAD").strip()
+    (repo / "tests" / "test_tens.py").unlink()
+    write(repo, {"tests/test_calc.py": CHEAT, ".github/workflows/ci.yml": "on: push\n"})
+    commit(repo)
+    args = ["--repo", str(repo), "--base", base, "--head", "HEAD", "--format", "sarif"]
+    guarded = guard(*args)
+    reviewed = CliRunner().invoke(app, ["review", *args], catch_exceptions=False)
+    assert (guarded.exit_code, reviewed.exit_code) == (1, 3), reviewed.output
+    guard_run, review_run = (json.loads(r.stdout)["runs"][0] for r in (guarded, reviewed))
+    assert sorted(r["ruleId"] for r in guard_run["results"]) == ["HG001", "HG004", "HG010"]
+    assert guard_run["results"] == review_run["results"]
+    assert guard_run["tool"]["driver"] == review_run["tool"]["driver"]
+
+
+def test_sarif_of_a_clean_change_is_a_valid_empty_log(repo):
+    from test_review_formats import check_sarif
+
+    result = guard("--repo", str(repo), "--format", "sarif", "--base", "HEAD", "--head", "HEAD")
+    assert result.exit_code == 0, result.output
+    run = check_sarif(json.loads(result.stdout))
+    assert run["results"] == [] and run["tool"]["driver"]["rules"] == []
+
+
+def test_json_flag_is_format_json_and_prints_the_same_bytes(repo):
+    write(repo, {"tests/test_calc.py": CHEAT})
+    flag = guard("--repo", str(repo), "--json")
+    option = guard("--repo", str(repo), "--format", "json")
+    assert (flag.exit_code, flag.stdout) == (option.exit_code, option.stdout) == (1, option.stdout)
+    assert flag.stdout == json.dumps(json.loads(flag.stdout), indent=2) + "\n"
+    assert (flag.stderr, guard("--repo", str(repo), "--json", "--format", "json").stdout) == ("", flag.stdout)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--format", "yaml"], "--format yaml: unknown format"),
+        (["--format=SARIF2"], "--format sarif2: unknown format"),
+        (["--json", "--format", "sarif"], "--json is --format json"),
+    ],
+)
+def test_an_unknown_or_conflicting_format_is_exit_2_naming_the_option(repo, args, needle):
+    write(repo, {"tests/test_calc.py": CHEAT})
+    for result in (guard("--repo", str(repo), *args), harness_subprocess("guard", "--repo", str(repo), *args)):
+        code = result.exit_code if isinstance(result, Result) else result.returncode
+        assert code == 2 and result.stdout == ""
+        assert needle in result.stderr and "text, json, sarif or github" in result.stderr
 
 
 # --------------------------------------------------------------------------- pre-commit

@@ -1450,6 +1450,17 @@ def test_folding_that_drops_a_case_is_a_removal() -> None:
     assert "test_add_zero" in finding.message
 
 
+def test_a_renamed_parametrized_test_runs_each_of_its_cases_or_it_is_a_removal() -> None:
+    renamed_test = FOLDED.replace("def test_add(", "def test_sum(")
+    assert check([modified(TEST, FOLDED, renamed_test)]) == []
+    fewer = renamed_test.replace(", (0, 0, 0)]", "]")
+    finding = only(check([modified(TEST, FOLDED, fewer)]), "HG002")
+    assert "`test_add`" in finding.message
+    # cases the guard cannot read at head (a variable): compared as written, as before
+    unread = renamed_test.replace("[(1, 2, 3), (-1, -2, -3), (0, 0, 0)]", "CASES")
+    assert check([modified(TEST, FOLDED, unread)]) == []
+
+
 # --------------------------------------------------------------------------- honest refactors: a feature removed
 
 CALC = "def add(a, b):\n    return a + b\n\n\ndef div(a, b):\n    return a / b\n"

@@ -4,36 +4,22 @@ Messages API scripted as the planner, real files in a real git repo."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import planscript as p
 import pytest
+from planscript import answers_file, grill, transcript_of
 
 from harness.artifacts import load_issue
 from harness.fakeapi import FakeMessagesAPI, error
-from harness.planfiles import load_prd, load_transcript
+from harness.planfiles import load_prd
 
 
 def schema(name: str) -> dict[str, Any]:
     return json.loads((Path(__file__).parent.parent / "contracts" / f"{name}.schema.json").read_text("utf-8"))
-
-
-def answers_file(tmp_path: Path, *answers: str, name: str = "answers.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(json.dumps(list(answers)), encoding="utf-8")  # JSON is YAML
-    return path
-
-
-def grill(harness: Any, project: Path, *args: str) -> tuple[Any, dict[str, Any]]:
-    result = harness("grill", *args, "--repo", str(project), "--json")
-    document = json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
-    return result, document
-
-
-def transcript_of(project: Path, slug: str) -> Any:
-    return load_transcript(project / ".harness" / "grills" / f"{slug}.md")
 
 
 # --------------------------------------------------------------------------- grill
@@ -41,7 +27,7 @@ def transcript_of(project: Path, slug: str) -> Any:
 
 def test_grill_looks_up_asks_and_finishes(harness: Any, project: Path, api: FakeMessagesAPI, tmp_path: Path) -> None:
     api.add(p.lookup("grep", pattern="def slugify"), p.ask(1), p.ask(2), p.finish())
-    answers = answers_file(tmp_path, "Whitespace-separated runs only", "")
+    answers = answers_file(tmp_path, "Whitespace-separated runs only", "", "/confirm")
 
     result, doc = grill(harness, project, p.IDEA, "--answers", str(answers))
 
@@ -85,7 +71,7 @@ def test_grill_with_a_bad_answers_file_names_it(harness: Any, project: Path, api
 
 def test_commands_from_the_answers_file(harness: Any, project: Path, api: FakeMessagesAPI, tmp_path: Path) -> None:
     api.add(p.ask(1), p.ask(2), p.ask(3), p.finish())
-    answers = answers_file(tmp_path, "/skip", "/all")
+    answers = answers_file(tmp_path, "/skip", "/all", "/confirm")
 
     result, doc = grill(harness, project, p.IDEA, "--answers", str(answers))
 
@@ -113,7 +99,7 @@ def test_an_interrupted_interview_resumes_where_it_stopped(
 
     # Second session: the pending question is answered first, then a fresh interviewer picks up from the record.
     api.add(p.ask(3), p.finish())
-    more = answers_file(tmp_path, "Yes, a `textkit count` command", "", name="more.yaml")
+    more = answers_file(tmp_path, "Yes, a `textkit count` command", "", "/confirm", name="more.yaml")
     result, _ = grill(harness, project, "--resume", slug, "--answers", str(more))
 
     assert result.exit_code == 0, result.output
@@ -150,7 +136,7 @@ def test_resuming_a_finished_interview_is_refused(
     harness: Any, project: Path, api: FakeMessagesAPI, tmp_path: Path
 ) -> None:
     api.add(p.ask(1), p.finish())
-    _, doc = grill(harness, project, p.IDEA, "--answers", str(answers_file(tmp_path, "")))
+    _, doc = grill(harness, project, p.IDEA, "--answers", str(answers_file(tmp_path, "", "/confirm")))
 
     result, _ = grill(harness, project, "--resume", doc["slug"], "--answers", str(answers_file(tmp_path, "")))
 
@@ -165,7 +151,7 @@ def test_a_repo_skill_overrides_the_bundled_one(
     skill.write_text("---\nname: grill\ndescription: ours\n---\nALWAYS ASK ABOUT LOGGING FIRST.\n", encoding="utf-8")
     api.add(p.ask(1), p.finish())
 
-    result, _ = grill(harness, project, p.IDEA, "--answers", str(answers_file(tmp_path, "")))
+    result, _ = grill(harness, project, p.IDEA, "--answers", str(answers_file(tmp_path, "", "/confirm")))
 
     assert result.exit_code == 0, result.output
     system = p.system_text(api.requests[0])
@@ -178,7 +164,7 @@ def test_a_repo_skill_overrides_the_bundled_one(
 
 def finished_grill(harness: Any, project: Path, api: FakeMessagesAPI, tmp_path: Path) -> str:
     api.add(p.ask(1), p.ask(2), p.finish())
-    result, doc = grill(harness, project, p.IDEA, "--answers", str(answers_file(tmp_path, "", "")))
+    result, doc = grill(harness, project, p.IDEA, "--answers", str(answers_file(tmp_path, "", "", "/confirm")))
     assert result.exit_code == 0, result.output
     return str(doc["slug"])
 
@@ -319,7 +305,9 @@ def test_plan_runs_all_three_steps_and_resumes(
 ) -> None:
     api.add(p.ask(1), p.finish(), p.prd(), p.issues())
 
-    result = harness("plan", p.IDEA, "--answers", str(answers_file(tmp_path, "")), "--repo", str(project), "--json")
+    result = harness(
+        "plan", p.IDEA, "--answers", str(answers_file(tmp_path, "", "/confirm")), "--repo", str(project), "--json"
+    )
 
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
@@ -335,3 +323,46 @@ def test_plan_runs_all_three_steps_and_resumes(
     assert again.exit_code == 0, again.output
     assert len(api.requests) == calls  # nothing left to do: no model call
     assert "already sliced" in again.stderr
+
+
+def test_slice_github_without_gh_or_a_token_fails_before_the_model_and_writes_nothing(
+    harness: Any, project: Path, api: FakeMessagesAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slug = written_prd(harness, project, api, tmp_path)
+    calls = len(api.requests)
+    before = {p_.name: p_.read_bytes() for p_ in issues_dir(project).glob("*.md")}
+    bin_dir = tmp_path / "no-gh-here"
+    bin_dir.mkdir()
+    (bin_dir / "git").symlink_to(shutil.which("git") or "/usr/bin/git")  # git, but no gh
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    api.add(p.issues())
+    result = harness("slice", slug, "--github", "--repo", str(project), "--json")
+    assert result.exit_code == 2 and "GITHUB_TOKEN" in result.output, result.output
+    assert len(api.requests) == calls  # the slicer was never asked
+    assert {p_.name: p_.read_bytes() for p_ in issues_dir(project).glob("*.md")} == before
+
+
+def test_a_re_slice_keeps_an_issue_a_person_edited_and_says_what_would_change(
+    harness: Any, project: Path, api: FakeMessagesAPI, tmp_path: Path
+) -> None:
+    slug = written_prd(harness, project, api, tmp_path)
+    api.add(p.issues())
+    first = json.loads(harness("slice", slug, "--repo", str(project), "--json").stdout)
+    path = Path(first["issues"][0]["path"])
+    path.write_text(path.read_text(encoding="utf-8") + "\nNotes: ask Ann about unicode.\n", encoding="utf-8")
+    edited = path.read_bytes()
+    renamed = [
+        p.slice_("count-basic", "Count words, renamed", stories=[1]),
+        p.slice_("punctuation", "Punctuation splits words", ["count-basic"], stories=[2]),
+    ]
+    api.add(p.issues(renamed))
+    result = harness("slice", slug, "--repo", str(project), "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert path.read_bytes() == edited  # neither rewritten nor renamed
+    [held] = doc["edited"]
+    assert held["path"] == str(path) and "Count words, renamed" in held["would_change"]
+    api.add(p.issues(renamed))
+    forced = json.loads(harness("slice", slug, "--repo", str(project), "--json", "--overwrite-edited").stdout)
+    assert forced["edited"] == [] and not path.exists()  # replaced, under the new title's file name

@@ -21,11 +21,14 @@ import pytest
 
 from harness import __version__
 from harness.errors import UsageError
-from harness.review.diffmap import commentable_lines, unquote_path
+from harness.guard import RULES
+from harness.review.diffmap import added_lines, commentable_lines, removed_lines, unquote_path
 from harness.review.formats import (
+    DOCS_URL,
     FINGERPRINT_MARKER,
     FORMATS,
     MAX_COMMENT_CHARS,
+    REPOSITORY_URL,
     SUMMARY_MARKER,
     render,
     render_markdown,
@@ -312,6 +315,19 @@ def test_every_added_line_is_commentable(diff_repo: tuple[Path, str]) -> None:
                 assert any(a <= line <= b for a, b in lines[path]), (path, line)
 
 
+def test_added_and_removed_lines_of_a_real_git_diff(diff_repo: tuple[Path, str]) -> None:
+    repo, diff = diff_repo
+    added = added_lines(diff)
+    assert added["modified.py"] == {5, 25, 26}  # the rewritten lines only, not the context around them
+    assert added["added.py"] == {1, 2, 3, 4} and added["sub/renamed to.py"] == {10}
+    zero = git(repo, "diff", "--no-color", "-M", "-U0", "--src-prefix=a/", "--dst-prefix=b/", "HEAD~", "HEAD")
+    exact = {p: {n for a, b in spans for n in range(a, b + 1)} for p, spans in commentable_lines(zero).items()}
+    assert added == exact  # the same as git's zero-context hunks
+    removed = removed_lines(diff)
+    assert removed["deleted.py"] == [[1, 10]]  # a deleted file: every line, under its own path
+    assert removed["modified.py"] == [[2, 8], [22, 28]] and "added.py" not in removed
+
+
 def test_ranges_are_sorted_merged_and_inclusive() -> None:
     diff = (
         "diff --git a/f.py b/f.py\n--- a/f.py\n+++ b/f.py\n"
@@ -403,15 +419,18 @@ def test_every_field_of_the_review_schema_is_documented() -> None:
 # sarif
 
 
-@pytest.mark.parametrize("name", sorted(REPORTS))
-def test_sarif_validates_against_the_official_schema(name: str) -> None:
-    sarif = to_sarif(REPORTS[name]())
+def check_sarif(sarif: dict[str, Any]) -> dict[str, Any]:
+    """What every SARIF log harness writes (`harness review` and `harness guard`) must be: valid against the official
+    schema, its results tied to described rules, stable fingerprints, locations code scanning accepts. Its run."""
     jsonschema.Draft7Validator(SARIF_SCHEMA).validate(sarif)
     assert sarif["$schema"] == "https://json.schemastore.org/sarif-2.1.0.json" and sarif["version"] == "2.1.0"
     (run,) = sarif["runs"]
     driver = run["tool"]["driver"]
-    assert driver["name"] == "harness" and driver["version"] == __version__ and "informationUri" not in driver
+    assert driver["name"] == "harness" and driver["version"] == __version__ and driver["informationUri"] == DOCS_URL
     assert {r["ruleId"] for r in run["results"]} <= {r["id"] for r in driver["rules"]}
+    assert len({r["id"] for r in driver["rules"]}) == len(driver["rules"])
+    for rule in driver["rules"]:
+        check_rule_metadata(rule)
     for result in run["results"]:
         assert re.fullmatch(r"[0-9a-f]+", result["partialFingerprints"]["harnessFinding/v1"])
         assert driver["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
@@ -419,7 +438,81 @@ def test_sarif_validates_against_the_official_schema(name: str) -> None:
             physical = location["physicalLocation"]
             assert physical["artifactLocation"]["uri"] and physical["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
             assert physical.get("region", {"startLine": 1})["startLine"] >= 1
+    return run
+
+
+def check_rule_metadata(rule: dict[str, Any]) -> None:
+    """The fields GitHub code scanning shows for a rule: a title, a description, help with a fix, a link, a level."""
+    short, full = rule["shortDescription"]["text"], rule["fullDescription"]["text"]
+    assert 0 < len(short) <= 1024 and short != full and short[0].isupper(), rule
+    first_word = full.split()[0]
+    assert full.endswith(".") and (full[0].isupper() or not re.fullmatch(r"[a-z'-]+", first_word)), rule
+    assert full.rstrip(".") in rule["help"]["text"] and "Fix:" in rule["help"]["text"], rule
+    assert "**Fix:**" in rule["help"]["markdown"] and f"]({rule['helpUri']})" in rule["help"]["markdown"], rule
+    assert rule["helpUri"].startswith(f"{REPOSITORY_URL}/") and "#" in rule["helpUri"], rule
+    assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note"), rule
+    assert "harness" in rule["properties"]["tags"], rule
+
+
+@pytest.mark.parametrize("name", sorted(REPORTS))
+def test_sarif_validates_against_the_official_schema(name: str) -> None:
+    sarif = to_sarif(REPORTS[name]())
+    check_sarif(sarif)
     assert json.loads(render(REPORTS[name](), "sarif")) == sarif
+
+
+def github_anchors(markdown: str) -> set[str]:
+    """The ids GitHub gives a Markdown file's headings: lowercased, punctuation dropped, spaces made hyphens."""
+    anchors: set[str] = set()
+    fenced = False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and (heading := re.match(r"#{1,6} (.+)", line)):
+            anchors.add(re.sub(r"[^\w\- ]", "", heading.group(1).strip().lower()).replace(" ", "-"))
+    return anchors
+
+
+def every_guard_rule_report() -> ReviewReport:
+    findings = [guard_finding(r.id, r.name, "tests/test_app.py", 1, f"{r.name} fired") for r in RULES.values()]
+    return replace(failing_report(), findings=[*failing_report().findings, *findings])
+
+
+def test_every_rule_is_described_from_the_catalogue_for_code_scanning() -> None:
+    run = check_sarif(to_sarif(every_guard_rule_report()))
+    rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
+    assert set(rules) == {*RULES, "harness/spec", "harness/standards"}
+    for rule in RULES.values():
+        described = rules[rule.id]
+        assert described["name"] == rule.name
+        assert described["shortDescription"]["text"] == rule.name.replace("-", " ").capitalize()
+        assert described["fullDescription"]["text"][1:] == rule.summary[1:] + "."
+        for help_text in described["help"].values():
+            assert f"{rule.id} {rule.name}" in help_text and described["helpUri"] in help_text
+        assert described["defaultConfiguration"] == {"level": {"error": "error", "warning": "note"}[rule.severity]}
+        assert described["properties"]["tags"] == ["harness", "guard"]
+    assert rules["HG006"]["fullDescription"]["text"].startswith("conftest.py gained")  # code keeps its case
+    assert rules["HG013"]["fullDescription"]["text"].startswith("Non-test code gained an __eq__")
+    assert "an \\_\\_eq\\_\\_ or" in rules["HG013"]["help"]["markdown"]  # not bold "eq"
+    assert rules["harness/spec"]["defaultConfiguration"] == {"level": "error"}
+    assert rules["harness/standards"]["properties"]["tags"] == ["harness", "standards"]
+
+
+def test_each_rule_links_to_its_section_of_the_docs() -> None:
+    sections = {
+        f"{DOCS_URL.removesuffix('/docs')}/{page}": github_anchors((ROOT / page).read_text(encoding="utf-8"))
+        for page in ("docs/guards.md", "README.md")
+    }
+    assert DOCS_URL.startswith(f"{REPOSITORY_URL}/blob/")
+    run = check_sarif(to_sarif(every_guard_rule_report()))
+    for rule in run["tool"]["driver"]["rules"]:
+        page, anchor = rule["helpUri"].split("#")
+        assert anchor in sections[page], rule["helpUri"]
+        if rule["id"] in RULES:
+            assert page.endswith("/docs/guards.md") and anchor.startswith(rule["id"].lower() + "-")
+    unknown = replace(passing_report(), findings=[guard_finding("HG999", "new-rule", "tests/test_app.py", 1, "x")])
+    (described,) = [r for r in check_sarif(to_sarif(unknown))["tool"]["driver"]["rules"] if r["id"] == "HG999"]
+    assert described["helpUri"] == f"{DOCS_URL}/guards.md#rules" and "rules" in sections[f"{DOCS_URL}/guards.md"]
 
 
 def test_sarif_results_say_what_and_where() -> None:
@@ -529,7 +622,9 @@ def test_a_finding_cannot_forge_a_marker() -> None:
 
 def test_github_event_follows_the_exit_code() -> None:
     assert to_github_review(passing_report())["event"] == "COMMENT"
-    assert to_github_review(could_not_run_report())["event"] == "COMMENT"
+    # the model could not run, but a blocking guard finding stands on its own: changes are requested
+    assert to_github_review(could_not_run_report())["event"] == "REQUEST_CHANGES"
+    assert to_github_review(replace(could_not_run_report(), findings=[]))["event"] == "COMMENT"
     assert to_github_review(replace(passing_report(), exit_code=1))["event"] == "REQUEST_CHANGES"
     assert to_github_review(passing_report())["commit_id"] == HEAD  # the report's head by default
 
@@ -639,7 +734,7 @@ def test_markdown_banners() -> None:
     assert "test-file-removed" in md and "Exit code 3" in md
     summary = render_markdown(summary_report())
     assert "> [!NOTE]" in summary and "Summary review" in summary and "over --max-diff-lines 3000" in summary
-    assert "No findings." in summary and "Criteria met: 0/0" in summary
+    assert "No findings." in summary and "Criteria met" not in summary and "no acceptance criteria" in summary
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -666,7 +761,7 @@ def test_text_of_other_reports() -> None:
     assert could_not.startswith("harness review: COULD NOT RUN\n") and "could not run: the model API" in could_not
     assert "cost: unknown" in could_not and "exit 3: could not complete" in could_not
     summary = render_text(summary_report())
-    assert "note: summary review: the diff was too large" in summary and "criteria met 0/0" in summary
+    assert "note: summary review: the diff was too large" in summary and "criteria met" not in summary
     passing = render_text(passing_report())
     assert passing.startswith("harness review: PASS\n") and "exit 0: pass" in passing
 

@@ -99,7 +99,9 @@ def test_first_post_creates_one_summary_comment_and_one_review_with_the_inline_c
     )
     assert review["state"] == "COMMENTED"
     assert review["commit_id"] == HEAD
-    assert review["body"] == "harness review: 2 new findings; the full summary is in the sticky comment"
+    assert review["body"] == (
+        "harness review: 2 new findings; the full summary is in the sticky comment\n\n<!-- harness:review -->"
+    )
     assert [(c["path"], c["line"], c["body"]) for c in pull.review_comments] == [
         (A["path"], A["line"], A["body"]),
         (B["path"], B["line"], B["body"]),
@@ -147,7 +149,9 @@ def test_a_rerun_with_one_new_finding_posts_a_review_with_only_that_comment(gh: 
     assert (result.posted, result.skipped) == (1, 2)
     [sent] = [r.body for r in gh.calls("POST", r"/reviews$")][1:]
     assert sent["comments"] == [C]
-    assert sent["body"] == "harness review: 1 new finding; the full summary is in the sticky comment"
+    assert sent["body"] == (
+        "harness review: 1 new finding; the full summary is in the sticky comment\n\n<!-- harness:review -->"
+    )
     assert len(pull.issue_comments) == 1
 
 
@@ -510,7 +514,7 @@ def test_the_example_workflow_parses_and_keeps_secrets_away_from_write_tokens_an
             # Attacker-controlled text interpolated into a script is shell injection.
             for untrusted in ("github.event.pull_request.body", "github.event.pull_request.title", "github.head_ref"):
                 assert untrusted not in run, f"{name} interpolates {untrusted} into run:"
-            assert "pip install" not in run or "harness==" in run, f"{name} installs harness from the PR tree"
+            assert "pip install" not in run or "harness-tdd @ git+" in run, f"{name} installs harness from the PR tree"
 
     assert guard["permissions"] == {"contents": "read"}
     [checkout] = [s for s in guard["steps"] if str(s.get("uses", "")).startswith("actions/checkout")]
@@ -519,7 +523,7 @@ def test_the_example_workflow_parses_and_keeps_secrets_away_from_write_tokens_an
     guard_runs = "\n".join(_runs(guard))
     assert "git merge-base" in guard_runs and "harness guard --base" in guard_runs and "--head HEAD" in guard_runs
 
-    assert review["permissions"] == {"contents": "read"}
+    assert review["permissions"] == {"contents": "read", "pull-requests": "read"}  # read the last review, no writes
     assert review["timeout-minutes"] == 20
     assert review["concurrency"] == {
         "group": "harness-review-${{ github.event.pull_request.number }}",
@@ -529,7 +533,7 @@ def test_the_example_workflow_parses_and_keeps_secrets_away_from_write_tokens_an
     [body_step] = [s for s in review["steps"] if "PR_BODY" in s.get("env", {})]
     assert body_step["env"]["PR_BODY"] == "${{ github.event.pull_request.body }}"
     review_runs = "\n".join(_runs(review))
-    for option in ("--spec", "--format json", "--output", "--max-cost 2", "--fail-on never"):
+    for option in ("--spec", "--format json", "--output", "--max-cost 2", "--fail-on never", "--incremental"):
         assert option in review_runs, option
     assert any(str(s.get("uses", "")).startswith("actions/upload-artifact") for s in review["steps"])
 

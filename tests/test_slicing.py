@@ -11,18 +11,21 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from harness import frontmatter
-from harness.artifacts import Issue, load_issue
+from harness.artifacts import Issue, issue_digest, load_issue
 from harness.errors import UsageError
 from harness.plan_models import SliceSpec
 from harness.slicing import (
     EditError,
     check_slices,
+    delete,
+    describe_slice,
     existing_issues,
     merge,
     move,
     plan_issues,
     render_slices,
     retitle,
+    set_blocked_by,
     set_kind,
     split,
     write_issues,
@@ -56,13 +59,15 @@ def issue(id: str, **fields: Any) -> Issue:
     return Issue.model_validate({"id": id, "title": f"Issue {id}", "body": "- [ ] done", **fields})
 
 
-def write_issue_file(directory: Path, id: str, title: str, **meta: Any) -> Path:
+def write_issue_file(directory: Path, id: str, title: str, *, by_hand: bool = False, **meta: Any) -> Path:
+    """An issue file as `harness slice` writes it (with the digest of its text), or as a person wrote it."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{id}-{title.lower().replace(' ', '-')}.md"
-    path.write_text(
-        frontmatter.render({"id": id, "title": title, **meta}, "## Acceptance criteria\n\n- [ ] it works # keep\n"),
-        encoding="utf-8",
-    )
+    body = "## Acceptance criteria\n\n- [ ] it works # keep\n"
+    fields = {"id": id, "title": title, **meta}
+    if not by_hand:
+        fields["sliced"] = issue_digest(Issue.model_validate({**fields, "body": body}).model_dump(mode="json"), body)
+    path.write_text(frontmatter.render(fields, body), encoding="utf-8")
     return path
 
 
@@ -472,9 +477,13 @@ def test_set_kind_retitle_and_move() -> None:
     slices = _chain()
     assert [s.kind for s in set_kind(slices, "a", "HITL")] == ["HITL", "HITL", "AFK"]
     assert retitle(slices, "c", "  Search by tag ")[2].title == "Search by tag"
-    assert [s.key for s in move(slices, "c", 0)] == ["c", "a", "b"]
-    assert [s.key for s in move(slices, "a", 2)] == ["b", "c", "a"]
     assert [s.key for s in move(slices, "b", 1)] == ["a", "b", "c"]
+    free = [*slices, spec("d", stories=(1,))]
+    assert [s.key for s in move(free, "d", 0)] == ["d", "a", "b", "c"]
+    with pytest.raises(EditError, match="cannot go to position 1: it is blocked by b, a, which must come first"):
+        move(slices, "c", 0)
+    with pytest.raises(EditError, match="cannot go to position 3: b, c is blocked by it"):
+        move(slices, "a", 2)
     assert slices == _chain()
     with pytest.raises(EditError, match="cannot be empty"):
         retitle(slices, "a", " ")
@@ -508,3 +517,54 @@ def test_slices_in_a_cycle_are_shown_apart() -> None:
     text = console.export_text()
     assert "waiting in a cycle" in text
     assert text.index("waiting in a cycle") < text.index("b  Slice b")
+
+
+# --------------------------------------------------------------------------- a person's edits survive a re-slice
+
+
+def test_a_todo_issue_a_person_edited_is_kept_and_what_would_change_is_said(tmp_path: Path) -> None:
+    result = write_issues(plan_issues(tmp_path, PRD, [spec("add", "Add a note")]))
+    [path] = result.written
+    edited = path.read_text(encoding="utf-8").replace(
+        "## Acceptance criteria", "Talk to Ann first.\n\n## Acceptance criteria"
+    )
+    path.write_text(edited, encoding="utf-8")
+    assert load_issue(path).edited()
+    before = path.read_bytes()
+
+    plan = plan_issues(tmp_path, PRD, [spec("add", "Add a note, retitled", criteria=("one", "two"))])
+    assert plan.writes == () and plan.removed == () and path in plan.kept
+    [(held, changes)] = plan.edited
+    assert held == path and "title 'Add a note' → 'Add a note, retitled' (and the file renamed)" in changes
+    assert "acceptance criteria" in changes
+    written = write_issues(plan)
+    assert path.read_bytes() == before and written.edited == list(plan.edited)  # not rewritten, not renamed
+
+    dropped = plan_issues(tmp_path, PRD, [spec("other", "Something else")])
+    assert path not in dropped.removed and "would have been removed" in dict(dropped.edited)[path]
+
+    agreed = plan_issues(tmp_path, PRD, [spec("add", "Add a note, retitled")], overwrite_edited=True)
+    assert [w.spec.title for w in agreed.writes] == ["Add a note, retitled"] and agreed.edited == ()
+
+
+def test_an_untouched_issue_is_not_edited_and_one_without_a_digest_cannot_be_told_apart(tmp_path: Path) -> None:
+    [path] = write_issues(plan_issues(tmp_path, PRD, [spec("add", "Add a note")])).written
+    assert not load_issue(path).edited()
+    path.write_text(path.read_text(encoding="utf-8").replace("status: todo", "status: in-progress"), encoding="utf-8")
+    assert not load_issue(path).edited()  # the harness moves the status itself
+    by_hand = write_issue_file(tmp_path / "other", "009", "Hand made", prd=PRD, status="todo", key="x", by_hand=True)
+    assert load_issue(by_hand).edited()
+
+
+
+def test_blocked_by_can_be_set_and_a_slice_deleted() -> None:
+    slices = _chain()
+    assert set_blocked_by(slices, "c", ["a"])[2].blocked_by == ["a"]
+    assert set_blocked_by(slices, "c", [])[2].blocked_by == []
+    with pytest.raises(EditError, match="blocked by itself"):
+        set_blocked_by(slices, "c", ["c"])
+    gone = delete(slices, "b")
+    assert [s.key for s in gone] == ["a", "c"] and gone[1].blocked_by == ["a"]
+    with pytest.raises(EditError, match="only slice"):
+        delete([slices[0]], "a")
+    assert "acceptance criteria:\n  1. a1\n  2. a2" in describe_slice(slices[0])

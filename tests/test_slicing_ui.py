@@ -134,9 +134,31 @@ def test_t_retitles_with_the_rest_of_the_line() -> None:
     assert "Search notes by tag" in text
 
 
-def test_o_moves_a_slice() -> None:
-    result, _, _ = run(["o c 1", "a"])
-    assert result is not None and [s.key for s in result] == ["c", "a", "b"]
+def test_o_moves_a_slice_but_never_ahead_of_its_blocker() -> None:
+    slices = [*chain(), spec("d", stories=(1,))]
+    result, _, _ = run(["o d 1", "a"], slices)
+    assert result is not None and [s.key for s in result] == ["d", "a", "b", "c"]
+    result, text, _ = run(["o c 1", "a"])
+    assert result is not None and [s.key for s in result] == ["a", "b", "c"]
+    assert "cannot go to position 1: it is blocked by b" in text
+
+
+def test_view_blocked_by_delete_and_undo() -> None:
+    result, text, _ = run(["v b", "b c a", "d b", "u", "u", "a"])
+    assert "b: Slice b [AFK]" in text and "acceptance criteria:" in text
+    assert result is not None and [(s.key, s.blocked_by) for s in result] == [("a", []), ("b", ["a"]), ("c", ["b"])]
+    result, text, _ = run(["u", "b c", "a"])
+    assert "nothing to undo" in text
+    assert result is not None and result[2].blocked_by == []
+
+
+def test_the_blocked_by_column_is_never_cut() -> None:
+    slices = [spec("a"), spec("b", stories=(2,)), spec("c", blocked=("a", "b", "001", "002", "003"), stories=(3,))]
+    existing = {i: None for i in ("001", "002", "003")}
+    console = Console(record=True, width=120, color_system=None)
+    review_slices(slices, story_count=3, existing=existing, console=console, ask=Script(["q"]))  # type: ignore[arg-type]
+    text = console.export_text()
+    assert all(b in text for b in ("001", "002", "003")), text
 
 
 @pytest.mark.parametrize(

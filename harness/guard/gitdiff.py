@@ -109,19 +109,28 @@ def default_branch(repo_root: Path) -> tuple[str, str] | None:
     return None
 
 
-def default_base(repo_root: Path) -> str:
-    """The merge base of HEAD with the default branch; ``"HEAD"`` when HEAD is the default branch, when
-    there is no default branch, or when there are no commits yet."""
-    default = default_branch(repo_root)
-    if default is None or current_branch(repo_root) == default[1]:
+def default_base(repo_root: Path, head: str = "HEAD") -> str | None:
+    """What ``head`` is compared with by default: its merge base with the default branch, as a pull request's
+    "Files changed" shows it. ``"HEAD"`` when ``head`` is HEAD and HEAD is the default branch (or has no
+    commits yet): the working tree against its last commit. None when there is no default branch to fork
+    from (the caller decides: the working tree compares with HEAD, a review asks for ``--base``).
+
+    ``head`` is a revision (``--head feature``), not necessarily what is checked out: the base follows it,
+    so reviewing a branch from ``main`` does not report main's newer commits as the branch deleting them.
+    """
+    if head == "HEAD" and _unborn(repo_root):
         return "HEAD"
+    default = default_branch(repo_root)
+    if default is None:
+        return None
     ref, name = default
-    done = _run(repo_root, ["merge-base", "HEAD", ref])
+    if head == "HEAD" and current_branch(repo_root) == name:
+        return "HEAD"
+    done = _run(repo_root, ["merge-base", head, ref])
     if done.returncode != 0:
-        if _unborn(repo_root):
-            return "HEAD"
         raise UsageError(
-            f"HEAD and the default branch `{name}` have no common history in {repo_root}",
+            f"{'HEAD' if head == 'HEAD' else f'`{head}`'} and the default branch `{name}` have no common history "
+            f"in {repo_root}",
             hint="pass the commit to compare against with --base REF",
         )
     return done.stdout.decode().strip()

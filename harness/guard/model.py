@@ -67,6 +67,9 @@ class GuardFinding:
     message: str  # what was seen, for a person or a model
     fix: str  # what to do instead
     allowed_by: str | None = None  # the contract allowance's reason, when the contract allows this change
+    # Which side of the diff the finding is about: "base" for what is gone at head (a removed test, whose
+    # ``line`` is its line at base; a deleted test file), so a review comments on the removed lines.
+    side: Literal["head", "base"] = "head"
 
     @property
     def blocking(self) -> bool:
@@ -89,4 +92,5 @@ class GuardFinding:
             "fix": self.fix,
             "allowed_by": self.allowed_by,
             "blocking": self.blocking,
+            "side": self.side,
         }

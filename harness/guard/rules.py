@@ -21,12 +21,12 @@ import tomllib
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, Literal, NamedTuple, TypeGuard, TypeVar
 
 from harness.digest import contract_digest
 from harness.errors import UsageError
 from harness.frontmatter import parse as parse_front_matter
-from harness.guard import techniques
+from harness.guard import suite, techniques
 from harness.guard.model import FileChange, GuardContext, GuardFinding, Rule, Severity
 from harness.testrunner import NONCE_FD_ENV, PLUGIN_MODULE, REPORT_FD_ENV
 
@@ -87,7 +87,9 @@ _RULE_LIST = (
         "a test file or conftest.py is a symbolic link, binary, undecodable or over 1 MB: its tests cannot be checked",
     ),
 )
-RULES: dict[str, Rule] = {rule.id: rule for rule in sorted((*_RULE_LIST, *techniques.RULES), key=lambda r: r.id)}
+RULES: dict[str, Rule] = {
+    rule.id: rule for rule in sorted((*_RULE_LIST, *techniques.RULES, *suite.RULES), key=lambda r: r.id)
+}
 
 
 def is_test_file(path: str) -> bool:
@@ -118,10 +120,17 @@ def check(changes: Sequence[FileChange], context: GuardContext = _NO_CONTEXT) ->
 
 
 def _finding(
-    rule_id: str, path: str, line: int | None, message: str, fix: str, severity: Severity | None = None
+    rule_id: str,
+    path: str,
+    line: int | None,
+    message: str,
+    fix: str,
+    severity: Severity | None = None,
+    *,
+    side: Literal["head", "base"] = "head",
 ) -> GuardFinding:
     rule = RULES[rule_id]
-    return GuardFinding(rule.id, rule.name, severity or rule.severity, path, line, message, fix)
+    return GuardFinding(rule.id, rule.name, severity or rule.severity, path, line, message, fix, side=side)
 
 
 def _allow_hint(rule_id: str) -> str:
@@ -190,6 +199,13 @@ class _Helpers:
         return known
 
 
+def _parse(text: str) -> ast.Module:
+    try:
+        return ast.parse(text)
+    except _PARSE_ERRORS:
+        return _UNPARSABLE
+
+
 class _Run:
     """One call of :func:`check`: parse caches and the conftest helpers every test file may call."""
 
@@ -201,11 +217,14 @@ class _Run:
         # every other tree alive would make each garbage collection walk all of them: slower than no cache.
         self._shared = {text for c in self._conftests for text in (c.old_text, c.new_text) if text is not None}
         self._trees: dict[str, ast.Module] = {}
+        self._local: dict[str, ast.Module] = {}  # the two sides of the change being checked: each parsed once
         self._lines: dict[str, list[str]] = {}
+        self._head_rows: Counter[str] | None = None
         self._changes = changes
-        self._head_bodies: list[tuple[str, ...]] | None = None
+        self._head_bodies: list[_Body] | None = None
         self._removed_symbols: set[str] | None = None
         self._base_bodies: set[tuple[str, ...]] | None = None
+        self._python_files: tuple[str, ...] | None = None
 
     def existed(self, func: _Func) -> bool:
         """Whether a test new at its place had the same body at base somewhere in the change (moved here):
@@ -245,10 +264,34 @@ class _Run:
     def moved(self, func: _Func) -> bool:
         """Whether a test gone from its place at base lives on at head with the same body, or that body
         extended (statements added around it): moved into a class or another file, or renamed. Honest
-        refactors, not removals."""
-        body = _body_key(func)
-        if not body:
+        refactors, not removals.
+
+        A parametrized test whose cases can be read lives on when each case does, written out: in the rows of a
+        parametrized test (its own, renamed, or one it was folded into; stacked decorators are their product),
+        or as a copy of its own. Only a test at head whose cases cannot be read is compared as written."""
+        body = _test_body(func)
+        if not body.key:
             return False
+        heads = self._heads()
+        cases = _parametrize_cases(func, whole=True)
+        taken = _names_in(func)
+
+        def lives_on(part: _Body, candidates: Sequence[_Body]) -> bool:
+            # the quick, exact comparison decides nearly every case; the looser one only what it does not
+            return any(_contains_in_order(head.key, part.key) for head in candidates) or any(
+                _contains_loosely(head, part, taken) for head in candidates
+            )
+
+        try:
+            if cases is None:
+                return lives_on(body, heads)
+            unread = [head for head in heads if head.unread]
+            return lives_on(body, unread) or all(lives_on(case, heads) for case in _written_out(func, cases))
+        except RecursionError:
+            return False
+
+    def _heads(self) -> list[_Body]:
+        """Every test body at head in the files pytest collects, and each parametrized one once per case."""
         if self._head_bodies is None:
             bodies = []
             for change in self._changes:
@@ -257,24 +300,61 @@ class _Run:
                     continue
                 tree = self.tree(change.new_text)
                 for _, func in _test_functions(tree.body if tree else []):
-                    bodies.append(_body_key(func))
-                    bodies += _parametrized_rows(func)  # copies folded into one parametrized test
+                    cases = _parametrize_cases(func, whole=False)
+                    unread = cases is None or _parametrize_cases(func, whole=True) is None
+                    bodies.append(replace(_test_body(func), unread=unread))
+                    bodies += _written_out(func, cases or [])  # copies folded into one parametrized test
             self._head_bodies = bodies
-        return any(_contains_in_order(head, body) for head in self._head_bodies)
+        return self._head_bodies
+
+    def never_collected(self, path: str, module: list[ast.stmt], tests: list[_Func]) -> bool:
+        """Whether pytest never ran what a file under tests/ held: its name matches no ``python_files`` pattern
+        (pytest's default, or the project's where its configuration is part of the change), and nothing in it
+        named like a test checks anything (attrs b1dc8f67: mypy's input `tests/typing_example.py`, with a
+        `def test(cls)` no run ever collected; a helper module). A test there that checks something may be
+        collected by a configuration the change does not show, so its file still counts."""
+        if _python_files_match(path, self.python_files()):
+            return False
+        helpers = _Helpers(module, self.conftest_helpers()[0], _scan)
+        return all(_scan(f).facts(f.name, f.lineno, helpers).real_checks <= 0 for f in tests)
+
+    def python_files(self) -> tuple[str, ...]:
+        """pytest's ``python_files`` at base: from the configuration files in the change, else the default."""
+        if self._python_files is None:
+            patterns: list[str] = []
+            for change in self._changes:
+                kind = _config_kind(change.old_path or change.path)
+                if kind is None or change.old_text is None or change.status == "added":
+                    continue
+                try:
+                    settings = _read_settings(kind, change.old_text)
+                except _ConfigError:
+                    continue
+                patterns += _words(settings.pytest.get("python_files")) or []
+            self._python_files = tuple(patterns) or _PATTERN_DEFAULTS["python_files"]
+        return self._python_files
 
     def tree(self, text: str | None) -> ast.Module | None:
-        """The parsed module; None when ``text`` is absent or not valid Python."""
+        """The parsed module; None when ``text`` is absent or not valid Python. The sides of the change being
+        checked are parsed once for all the rules; conftest.py texts once for the whole check."""
         if text is None:
             return None
-        tree = self._trees.get(text)
+        tree = self._trees.get(text) or self._local.get(text)
         if tree is None:
-            try:
-                tree = ast.parse(text)
-            except _PARSE_ERRORS:
-                tree = _UNPARSABLE
+            tree = _parse(text)
             if text in self._shared:
                 self._trees[text] = tree
+            elif len(self._local) < 2:
+                self._local[text] = tree
         return None if tree is _UNPARSABLE else tree
+
+    def head_rows(self) -> Counter[str]:
+        """Every literal parametrize case at head in the change's test files (HG024: a case moved, not gone)."""
+        if self._head_rows is None:
+            texts = [c.new_text for c in self._changes if c.status != "deleted" and is_test_file(c.path)]
+            trees = [_parse(text) for text in texts if text and "parametrize" in text]
+            self._head_rows = suite.head_rows(t for t in trees if t is not _UNPARSABLE)
+        return self._head_rows
 
     def lines(self, text: str) -> list[str]:
         lines = self._lines.get(text)
@@ -320,12 +400,14 @@ class _Run:
 
     def findings_for(self, change: FileChange) -> list[GuardFinding]:
         self._lines.clear()
+        self._local.clear()
         out = _path_findings(change, self.context)
         base_path = (change.old_path or change.path) if change.status != "added" else None
         head_path = change.path if change.status != "deleted" else None
         if _is_contract(change, self.context):
             out.extend(_contract_findings(change, self.context))
         out.extend(techniques.findings(change, self.context, self.tree))
+        out.extend(suite.findings(change, self.tree, self.head_rows))
         test_like = head_path is not None and (is_test_file(head_path) or _basename(head_path) == "conftest.py")
         if change.unreadable and head_path is not None and test_like:
             out.append(_test_file_unreadable(head_path, change.unreadable))
@@ -337,7 +419,9 @@ class _Run:
             gone = [f for _, f in _test_functions(base_tree.body)] if base_tree else []
             body = base_tree.body if base_tree else []
             # every test moved elsewhere, or gone with the feature it tested: a refactor
-            if not (gone and all(self.moved(f) or self.retired(f, body) for f in gone)):
+            refactor = gone and all(self.moved(f) or self.retired(f, body) for f in gone)
+            never_run = base_tree is not None and self.never_collected(change.old_path or change.path, body, gone)
+            if not (refactor or never_run):
                 out.append(_test_file_removed(change, base_path))
             return out
         if change.old_text == change.new_text or head_path is None:
@@ -457,18 +541,28 @@ class _Run:
         identical = {name for name, text in head_segments.items() if base_segments.get(name) == text}
         old_by_place: dict[tuple[str, str], list[tuple[int, str]]] = {}
         base_vars, head_vars = _mark_variables(diff.base_module()), _mark_variables(diff.head_module())
-        if base_vars != head_vars:  # a redefined mark variable changes every test it decorates
+        base_stmts, head_stmts = diff.base, diff.head
+        prefilter = base_text.isascii(), head_text.isascii()
+        if base_vars != head_vars:
+            # A redefined mark variable changes every test it decorates, also the unchanged ones around the edit:
+            # both whole modules are compared (unchanged markers cancel out), without the text prefilter.
             identical = {name for name in identical if not _mentions_any(head_segments[name], tuple(head_vars))}
-        for marker in _scan_markers(diff.base, identical, diff.base_lines, base_text.isascii(), base_vars):
+            base_stmts, head_stmts, prefilter = diff.base_module(), diff.head_module(), (False, False)
+        pins: dict[str, list[_Marker]] = {}  # the version skips each place had at base
+        for marker in _scan_markers(base_stmts, identical, diff.base_lines, prefilter[0], base_vars):
             old_by_place.setdefault((marker.scope, marker.kind), []).append((marker.line, marker.key))
+            if marker.condition is not None:
+                pins.setdefault(marker.scope, []).append(marker)
         by_place: dict[tuple[str, str], list[_Marker]] = {}
-        for marker in _scan_markers(diff.head, identical, diff.head_lines, head_text.isascii(), head_vars):
+        for marker in _scan_markers(head_stmts, identical, diff.head_lines, prefilter[1], head_vars):
             by_place.setdefault((marker.scope, marker.kind), []).append(marker)
         out: list[GuardFinding] = []
         for (scope, kind), markers in by_place.items():
             new_lines = _new_lines(old_by_place.get((scope, kind), []), [(m.line, m.key) for m in markers])
             for marker in (m for m in markers if m.line in new_lines):
                 if marker.platform_only and scope in new_tests:
+                    continue
+                if scope != "<module>" and _extends_version_pin(pins.get(scope, []), marker):
                     continue
                 where = "at module level" if scope == "<module>" else f"on `{scope}`"
                 out.append(
@@ -478,8 +572,8 @@ class _Run:
                         marker.line,
                         f"new {kind} {where} at line {marker.line} (`{self.line_text(change.new_text, marker.line)}`); "
                         "the test no longer runs or no longer fails.",
-                        "Remove the marker. If the test cannot pass, say why in your note; a skipped test hides a "
-                        "failure instead of fixing it. " + _allow_hint("HG004"),
+                        "Remove the marker. If the test cannot pass, say why in the change's description or note; "
+                        "a skipped test hides a failure instead of fixing it. " + _allow_hint("HG004"),
                     )
                 )
         return out
@@ -500,12 +594,14 @@ class _Run:
             + _allow_hint("HG006")
         )
         for name, defs in head.hooks.items():
-            old_dumps = {dump for _, dump in base.hooks.get(name, [])}
+            old_dumps = {hook.dump for hook in base.hooks.get(name, [])}
             if name not in base.hooks:
-                line = defs[0][0]
+                line = defs[0].line
                 message = f"new hook `{name}` at line {line}: it can deselect, skip or rewrite the outcome of tests."
-            elif sorted(old_dumps) != sorted(dump for _, dump in defs):
-                line = next((n for n, dump in defs if dump not in old_dumps), defs[0][0])
+            elif sorted(old_dumps) != sorted(hook.dump for hook in defs):
+                if _only_warning_filters_differ(base.hooks[name], defs):
+                    continue
+                line = next((hook.line for hook in defs if hook.dump not in old_dumps), defs[0].line)
                 message = (
                     f"hook `{name}` was changed (line {line}): it can deselect, skip or rewrite the outcome of tests."
                 )
@@ -702,6 +798,18 @@ def _basename(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
+def _python_files_match(path: str, patterns: Iterable[str]) -> bool:
+    """Whether pytest collects ``path`` as a test module under these ``python_files`` patterns: a pattern
+    without a slash is matched against the file name, one with a slash against the end of the path."""
+    name = _basename(path)
+    return any(
+        fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(path, "*/" + pattern)
+        if "/" in pattern
+        else fnmatch.fnmatch(name, pattern)
+        for pattern in patterns
+    )
+
+
 def _collectable(name: str) -> bool:
     """pytest's default ``python_files``: ``test_*.py`` and ``*_test.py``."""
     return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
@@ -751,6 +859,7 @@ def _test_file_removed(change: FileChange, base_path: str | None) -> GuardFindin
         what = f"test file {change.path} was deleted"
     else:
         what = f"test file {base_path} was renamed to {change.path}, where pytest no longer collects it"
+    deleted = change.status == "deleted"
     return _finding(
         "HG001",
         change.path,
@@ -758,6 +867,7 @@ def _test_file_removed(change: FileChange, base_path: str | None) -> GuardFindin
         what + "; every test in it stopped running.",
         "Restore the test file. If its tests must move, move them to a file pytest collects (test_*.py) and keep "
         "every test; deleting tests hides failures instead of fixing them. " + _allow_hint("HG001"),
+        side="base" if deleted else "head",
     )
 
 
@@ -780,7 +890,8 @@ def _test_removed(path: str, name: str, line: int) -> GuardFinding:
         line,
         f"test `{name}` (line {line} at base) is gone at head: it was deleted or renamed, so it no longer runs.",
         f"Restore `{name}` under its original name and make the code pass it. If it tested the wrong thing, say so "
-        "in your note instead of removing it. " + _allow_hint("HG002"),
+        "in the change's description or note instead of removing it. " + _allow_hint("HG002"),
+        side="base",
     )
 
 
@@ -935,23 +1046,28 @@ def _direct_checks(nodes: Iterable[ast.AST]) -> tuple[int, list[str]]:
     return direct, calls
 
 
-_SCANNED = frozenset({ast.Assert, ast.Call, ast.Try, ast.TryStar, ast.With, ast.AsyncWith})
+_SCANNED = frozenset(
+    {ast.Assert, ast.Call, ast.Try, ast.TryStar, ast.With, ast.AsyncWith, ast.FunctionDef, ast.AsyncFunctionDef}
+)
 
 
 def _scan(func: _Func) -> _Scan:
     scan = _Scan()
     scanned = _SCANNED
+    stubs: set[int] = set()  # the guarded raises of the stubs counted so far (a stub inside a stub is walked twice)
     for node in _walk(func.body):
         if node.__class__ not in scanned:
             continue  # most nodes: decided by one set lookup
-        if isinstance(node, ast.Assert):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            scan.direct += _stub_checks(node, stubs)
+        elif isinstance(node, ast.Assert):
             scan.direct += 1
             if _trivially_true(node.test):
                 scan.trivial.append((node.lineno, ast.dump(node)))
         elif isinstance(node, ast.Call):
             kind = _check_call(node)
             if kind is True:
-                scan.direct += 1
+                scan.direct += 1 + _pins_message(node)
                 if _broad_raises(node):
                     scan.broad.append((node.lineno, ast.dump(node)))
             elif kind:
@@ -962,6 +1078,23 @@ def _scan(func: _Func) -> _Scan:
         elif isinstance(node, ast.With | ast.AsyncWith) and any(_suppresses(i.context_expr) for i in node.items):
             _guarded(scan, node)
     return scan
+
+
+def _stub_checks(stub: _Func, counted: set[int]) -> int:
+    """The checks of a stub the test defines for the code under test to call: each ``if <condition>: raise``
+    in it is an assert in another spelling (``if not self.lock.locked(): raise RuntimeError(...)``). Not with a
+    constant condition, which never or always raises whatever the code does."""
+    found = 0
+    for node in _walk(stub.body):
+        if (
+            isinstance(node, ast.If)
+            and id(node) not in counted
+            and not isinstance(node.test, ast.Constant)
+            and any(isinstance(stmt, ast.Raise) for stmt in (*node.body, *node.orelse))
+        ):
+            counted.add(id(node))
+            found += 1
+    return found
 
 
 def _guarded(scan: _Scan, node: ast.Try | ast.TryStar | ast.With | ast.AsyncWith) -> None:
@@ -985,10 +1118,24 @@ def _is_test_class(node: ast.ClassDef) -> bool:
 
 def _body_key(func: _Func) -> tuple[str, ...]:
     """A test's body as comparable text, one entry per statement (no docstring, no positions)."""
+    return _test_body(func).key
+
+
+@dataclass(frozen=True, slots=True)
+class _Body:
+    """A test's statements without the docstring, as they stand or with one parametrize case written in: their
+    ast dumps for the exact comparison, the statements for the looser one."""
+
+    key: tuple[str, ...]
+    stmts: tuple[ast.stmt, ...]
+    unread: bool = False  # a test at head compared only as written: not parametrized, or cases not all readable
+
+
+def _test_body(func: _Func) -> _Body:
     body = func.body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         body = body[1:]
-    return tuple(ast.dump(stmt) for stmt in body)
+    return _Body(tuple(ast.dump(stmt) for stmt in body), tuple(body))
 
 
 def _benchmark(func: _Func, path: str, module: Iterable[ast.stmt]) -> bool:
@@ -1028,29 +1175,67 @@ def _top_level_names(module: Iterable[ast.stmt]) -> set[str]:
     return names
 
 
-def _parametrized_rows(func: _Func) -> list[tuple[str, ...]]:
-    """The body of a ``@pytest.mark.parametrize`` test once per row, its parameters replaced by the row's
-    literal values: what each folded-in copy looked like written out."""
-    rows: list[tuple[str, ...]] = []
+_MAX_CASES = 200
+
+
+def _parametrize_cases(func: _Func, *, whole: bool) -> list[dict[str, ast.expr]] | None:
+    """A ``@pytest.mark.parametrize`` test's cases, each as parameter name -> literal value; stacked decorators
+    give their product. None for a test that is not parametrized.
+
+    ``whole``: every case or None, for a test whose cases must all live on (at base); a decorator or a row that
+    cannot be read makes it None. Otherwise (at head) what cannot be read is left out, its names unreplaced."""
+    cases: list[dict[str, ast.expr]] = [{}]
     for decorator in func.decorator_list:
         if not (isinstance(decorator, ast.Call) and _last_name(decorator.func) == "parametrize"):
             continue
-        if len(decorator.args) < 2 or not isinstance(decorator.args[1], ast.List | ast.Tuple):
+        rows = _decorator_cases(decorator, whole=whole)
+        if rows is None:
+            if whole:
+                return None
             continue
-        names_node = decorator.args[0]
-        if isinstance(names_node, ast.Constant) and isinstance(names_node.value, str):
-            names = [n.strip() for n in names_node.value.split(",") if n.strip()]
-        elif isinstance(names_node, ast.List | ast.Tuple):
-            names = [e.value for e in names_node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
-        else:
-            continue
-        for row in decorator.args[1].elts[:200]:
-            values = row.elts if len(names) > 1 and isinstance(row, ast.Tuple | ast.List) else [row]
-            if len(values) != len(names):
-                continue
-            mapping = dict(zip(names, values, strict=True))
-            body = [_Substitute(mapping).visit(copy.deepcopy(stmt)) for stmt in func.body]
-            rows.append(_body_key(ast.FunctionDef(name=func.name, body=body)))  # type: ignore[call-arg]
+        cases = [{**case, **row} for case in cases for row in rows]
+        if len(cases) > _MAX_CASES:
+            if whole:
+                return None
+            cases = cases[:_MAX_CASES]
+    return None if cases == [{}] else cases
+
+
+def _written_out(func: _Func, cases: Iterable[Mapping[str, ast.expr]]) -> list[_Body]:
+    """The test's body once per case, its parameters replaced by the case's values: what each folded-in copy
+    looked like written out."""
+    bodies = []
+    for mapping in cases:
+        body = [_Substitute(mapping).visit(copy.deepcopy(stmt)) for stmt in func.body]
+        bodies.append(_test_body(ast.FunctionDef(name=func.name, body=body)))  # type: ignore[call-arg]
+    return bodies
+
+
+def _decorator_cases(decorator: ast.Call, *, whole: bool) -> list[dict[str, ast.expr]] | None:
+    """One ``parametrize`` decorator's rows as name -> value; None when its names or rows are not literal, or
+    when the values go to fixtures (``indirect=``) instead of the test. ``whole``: None for one unreadable row
+    (a ``pytest.param``, a row of the wrong length); otherwise that row is left out."""
+    if len(decorator.args) < 2 or not isinstance(decorator.args[1], ast.List | ast.Tuple):
+        return None
+    if any(k.arg == "indirect" for k in decorator.keywords):
+        return None
+    names_node = decorator.args[0]
+    if isinstance(names_node, ast.Constant) and isinstance(names_node.value, str):
+        names = [n.strip() for n in names_node.value.split(",") if n.strip()]
+    elif isinstance(names_node, ast.List | ast.Tuple):
+        names = [e.value for e in names_node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    else:
+        return None
+    rows: list[dict[str, ast.expr]] = []
+    for row in decorator.args[1].elts[:_MAX_CASES]:
+        values = row.elts if len(names) > 1 and isinstance(row, ast.Tuple | ast.List) else [row]
+        readable = len(values) == len(names) and not (isinstance(row, ast.Call) and _last_name(row.func) == "param")
+        if readable:
+            rows.append(dict(zip(names, values, strict=True)))
+        elif whole:
+            return None
+    if whole and len(decorator.args[1].elts) > _MAX_CASES:
+        return None
     return rows
 
 
@@ -1067,6 +1252,100 @@ def _contains_in_order(whole: tuple[str, ...], part: tuple[str, ...]) -> bool:
     """``part``'s statements all appear in ``whole``, in order (the same body, or one extended)."""
     found = iter(whole)
     return all(any(stmt == candidate for candidate in found) for stmt in part)
+
+
+def _contains_loosely(whole: _Body, part: _Body, taken: set[str]) -> bool:
+    """:func:`_contains_in_order`, where a statement also lives on as :func:`_same_or_more` says."""
+    found = iter(zip(whole.key, whole.stmts, strict=True))
+    return all(
+        any(key == k or _same_or_more(stmt, s, taken) for k, s in found)
+        for key, stmt in zip(part.key, part.stmts, strict=True)
+    )
+
+
+def _names_in(func: _Func) -> set[str]:
+    args = func.args
+    params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg) if a}
+    return params | {n.id for n in _walk(func.body) if isinstance(n, ast.Name)}
+
+
+def _same_or_more(old: ast.AST, new: ast.AST, taken: set[str]) -> bool:
+    """Whether ``new`` is ``old`` (positions aside), or does what ``old`` did and checks more:
+
+    - a call statement became an assignment of the same call to a name the old test never used
+      (``getattr(m, name)`` -> ``value = getattr(m, name)``, click 10b43c21): the call runs as before, and
+      binding a new name changes nothing the old statements read;
+    - the literal list or tuple an ``all(...)`` runs over gained elements after the old ones
+      (``all(... for f in [lt, le])`` -> ``[lt, le, ne]``, attrs 5aa76a44): the old ones are checked first, then
+      more. Not ``any(...)``, nor a membership test, where more elements check less.
+    """
+    if old.__class__ is not new.__class__:
+        return (
+            isinstance(old, ast.Expr)
+            and isinstance(new, ast.Assign)
+            and isinstance(old.value, ast.Call)
+            and len(new.targets) == 1
+            and isinstance(new.targets[0], ast.Name)
+            and new.targets[0].id not in taken
+            and _same_or_more(old.value, new.value, taken)
+        )
+    if isinstance(old, ast.Call) and isinstance(new, ast.Call) and _all_over(old) and _all_over(new):
+        return _same_all(old.args[0], new.args[0], taken)
+    for name in old._fields:
+        a, b = getattr(old, name, None), getattr(new, name, None)
+        if isinstance(a, list):
+            if not isinstance(b, list) or len(a) != len(b):
+                return False
+            if not all(_same_value(x, y, taken) for x, y in zip(a, b, strict=True)):
+                return False
+        elif not _same_value(a, b, taken):
+            return False
+    return True
+
+
+def _same_value(a: object, b: object, taken: set[str]) -> bool:
+    if isinstance(a, ast.AST):
+        return isinstance(b, ast.AST) and _same_or_more(a, b, taken)
+    return a.__class__ is b.__class__ and a == b
+
+
+def _all_over(call: ast.Call) -> bool:
+    """``all(<generator or list comprehension>)``"""
+    return (
+        isinstance(call.func, ast.Name)
+        and call.func.id == "all"
+        and len(call.args) == 1
+        and not call.keywords
+        and isinstance(call.args[0], ast.GeneratorExp | ast.ListComp)
+    )
+
+
+def _same_all(old: ast.expr, new: ast.expr, taken: set[str]) -> bool:
+    if not (
+        isinstance(old, ast.GeneratorExp | ast.ListComp)
+        and old.__class__ is new.__class__
+        and isinstance(new, ast.GeneratorExp | ast.ListComp)
+        and len(old.generators) == len(new.generators)
+        and _same_or_more(old.elt, new.elt, taken)
+    ):
+        return False
+    for a, b in zip(old.generators, new.generators, strict=True):
+        if a.is_async != b.is_async or len(a.ifs) != len(b.ifs) or not _same_or_more(a.target, b.target, taken):
+            return False
+        if not all(_same_or_more(x, y, taken) for x, y in zip(a.ifs, b.ifs, strict=True)):
+            return False
+        longer = (
+            isinstance(a.iter, ast.List | ast.Tuple)
+            and a.iter.__class__ is b.iter.__class__
+            and isinstance(b.iter, ast.List | ast.Tuple)
+            and len(b.iter.elts) >= len(a.iter.elts)
+            and all(
+                _same_or_more(x, y, taken) for x, y in zip(a.iter.elts, b.iter.elts[: len(a.iter.elts)], strict=True)
+            )
+        )
+        if not (longer or _same_or_more(a.iter, b.iter, taken)):
+            return False
+    return True
 
 
 def _test_functions(stmts: Iterable[ast.stmt]) -> Iterator[tuple[str, _Func]]:
@@ -1117,6 +1396,33 @@ def _suppresses(expr: ast.expr) -> bool:
         and _last_name(expr.func) == "suppress"
         and any(_catches_assertions(arg) for arg in expr.args)
     )
+
+
+_MATCHING = frozenset({"raises", "warns", "deprecated_call"})
+_MATCHING_REGEX = frozenset({"assertRaisesRegex", "assertRaisesRegexp", "assertWarnsRegex"})
+
+
+def _pins_message(call: ast.Call) -> bool:
+    """``pytest.raises(T, match="...")`` checks two things, the error's type and its message: as many as the
+    `isinstance` and `"..." in str(...)` asserts it replaces. Only a literal pattern that cannot match every
+    message counts (not ``""``, ``".*"``, nor a variable that may hold one)."""
+    name = _last_name(call.func)
+    if name in _MATCHING:
+        pattern = next((k.value for k in call.keywords if k.arg == "match"), None)
+    elif name in _MATCHING_REGEX:
+        pattern = (
+            call.args[1]
+            if len(call.args) > 1
+            else next((k.value for k in call.keywords if k.arg == "expected_regex"), None)
+        )
+    else:
+        return False
+    if not (isinstance(pattern, ast.Constant) and isinstance(pattern.value, str)):
+        return False
+    try:
+        return re.search(pattern.value, "") is None
+    except (re.error, RecursionError):
+        return False
 
 
 def _broad_raises(call: ast.Call) -> bool:
@@ -1184,6 +1490,7 @@ class _Marker:
     key: str  # the marker's ast dump, to tell old markers from new ones when lines shift
     line: int
     platform_only: bool = False  # a skipif whose condition names only the platform or the Python version
+    condition: ast.expr | None = field(default=None, compare=False)  # a platform_only skipif's condition
 
 
 _MarkVariables = dict[str, _Marker]  # name -> the marker it holds (scope "", line of its definition)
@@ -1254,7 +1561,8 @@ def _scan_block(
                 if isinstance(decorator, ast.Name) and (held := variables.get(decorator.id)) is not None:
                     # Its own kind per variable: swapping `@needs_posix` for `@slow_host` is a new skip.
                     kind = f"{held.kind} (`{decorator.id}`)"
-                    out.append(_Marker(name, kind, f"{decorator.id}={held.key}", decorator.lineno, held.platform_only))
+                    key = f"{decorator.id}={held.key}"
+                    out.append(_Marker(name, kind, key, decorator.lineno, held.platform_only, held.condition))
             if isinstance(stmt, ast.ClassDef):
                 _scan_block(stmt.body, name, out, skip, lines, variables, tokens)
             else:
@@ -1320,7 +1628,8 @@ def _markers_in(roots: Iterable[ast.AST], scope: str, out: list[_Marker], decora
                     and bool(node.args)
                     and _platform_condition(node.args[0])
                 )
-                out.append(_Marker(scope, kind, ast.dump(node), getattr(node, "lineno", 0), platform_only))
+                condition = node.args[0] if platform_only and isinstance(node, ast.Call) else None
+                out.append(_Marker(scope, kind, ast.dump(node), getattr(node, "lineno", 0), platform_only, condition))
 
 
 # A project's own platform flag (click's `WIN`, `IS_PYPY`, `PY311`), imported or defined elsewhere.
@@ -1391,6 +1700,111 @@ def _platform_condition(condition: ast.expr) -> bool:
     return seen
 
 
+_MINORS = range(41)  # Python 3.0 to 3.40: the versions a version condition is evaluated for
+_VERSION_FIELDS = ("major", "minor", "micro", "releaselevel", "serial")
+_COMPARE: dict[type, Callable[[Any, Any], bool]] = {
+    ast.Eq: lambda a, b: a == b,
+    ast.NotEq: lambda a, b: a != b,
+    ast.Lt: lambda a, b: a < b,
+    ast.LtE: lambda a, b: a <= b,
+    ast.Gt: lambda a, b: a > b,
+    ast.GtE: lambda a, b: a >= b,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+}
+
+
+class _NotAVersionCondition(Exception):
+    """The condition reads something besides ``sys.version_info`` and constants."""
+
+
+def _extends_version_pin(pins: Sequence[_Marker], marker: _Marker) -> bool:
+    """Whether a new skip on an existing test only carries its pin to older Pythons on to the next releases
+    (rich 655b5210: ``@skip_py311 @skip_py312 @skip_py313`` on a test of 3.10's output, now ``@skip_py314`` too).
+
+    The test had, at base, skips on the Python version alone that leave out a version newer than one it runs
+    on; the new skip, on the version alone too, leaves out only versions already left out and the ones right
+    after the newest of them (3.14, or 3.14 and later). A first version skip, or one on a test that only needs
+    a newer Python (``< (3, 8)``), still hides a test that ran."""
+    if marker.condition is None or not pins:
+        return False
+    pinned: set[int] = set()
+    for pin in pins:
+        minors = _skipped_minors(pin.condition) if pin.condition is not None else None
+        pinned |= minors or set()
+    skipped = _skipped_minors(marker.condition)
+    if skipped is None or not pinned:
+        return False
+    newest = max(pinned)
+    if pinned == set(range(newest + 1)):
+        return False  # skipped only below some version: no pin to older versions
+    added = sorted(skipped - pinned)
+    return added == list(range(newest + 1, newest + 1 + len(added)))
+
+
+def _skipped_minors(condition: ast.expr) -> set[int] | None:
+    """The minor versions of Python 3 (0 to 40) a skip condition that reads only ``sys.version_info`` holds for;
+    None for any other condition, or for one that depends on the micro version (``>= (3, 13, 4)``)."""
+    expr = _condition_expr(condition)
+    skipped: set[int] = set()
+    try:
+        for minor in _MINORS:
+            outcomes = {bool(_version_value(expr, (3, minor, micro, "final", 0))) for micro in (0, 99)}
+            if len(outcomes) > 1:
+                return None
+            if outcomes.pop():
+                skipped.add(minor)
+    except (_NotAVersionCondition, TypeError, IndexError, RecursionError):
+        return None
+    return skipped
+
+
+def _version_value(node: ast.expr, version: tuple[int, int, int, str, int]) -> Any:
+    """``node``'s value when ``sys.version_info`` is ``version``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | str):
+        return node.value
+    if isinstance(node, ast.Tuple):
+        return tuple(_version_value(e, version) for e in node.elts)
+    if _dotted(node) == "sys.version_info":
+        return version
+    if isinstance(node, ast.Attribute) and node.attr in _VERSION_FIELDS and _dotted(node.value) == "sys.version_info":
+        return version[_VERSION_FIELDS.index(node.attr)]
+    if isinstance(node, ast.Subscript) and _dotted(node.value) == "sys.version_info":
+        index = node.slice
+        if isinstance(index, ast.Constant) and type(index.value) is int:
+            return version[index.value]
+        if isinstance(index, ast.Slice) and index.step is None:
+            bounds = [_version_value(b, version) if b is not None else None for b in (index.lower, index.upper)]
+            if all(b is None or type(b) is int for b in bounds):
+                return version[bounds[0] : bounds[1]]
+    if isinstance(node, ast.Compare) and all(type(op) in _COMPARE for op in node.ops):
+        left = _version_value(node.left, version)
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
+            right = _version_value(comparator, version)
+            if not _COMPARE[type(op)](left, right):
+                return False
+            left = right
+        return True
+    if isinstance(node, ast.BoolOp):
+        values = [bool(_version_value(v, version)) for v in node.values]
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return not _version_value(node.operand, version)
+    raise _NotAVersionCondition
+
+
+def _dotted(node: ast.AST) -> str | None:
+    """``sys.version_info`` for that name chain; None for anything but names and attributes."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
 _CONDITION_NODES = (
     ast.Compare, ast.BoolOp, ast.UnaryOp, ast.Constant, ast.Tuple, ast.Subscript, ast.Slice,
     ast.cmpop, ast.boolop, ast.unaryop, ast.expr_context,
@@ -1430,9 +1844,15 @@ _MUTATORS = frozenset({"append", "extend", "insert", "remove", "clear", "pop", "
 _RESULT_ATTRS = frozenset({"exitstatus", "testsfailed"})
 
 
+class _Hook(NamedTuple):
+    line: int
+    dump: str
+    node: _Func
+
+
 @dataclass
 class _ConftestFacts:
-    hooks: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # name -> [(line, dump)]
+    hooks: dict[str, list[_Hook]] = field(default_factory=dict)  # name -> its definitions
     ignores: dict[tuple[str, str], int] = field(default_factory=dict)  # (variable, entry) -> line
     mutations: list[tuple[int, str, str]] = field(default_factory=list)  # (line, dump, description)
 
@@ -1458,7 +1878,7 @@ def _conftest_facts(stmts: Iterable[ast.stmt]) -> _ConftestFacts:
     facts = _ConftestFacts()
     for node in _walk(stmts):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in _COLLECTION_HOOKS:
-            facts.hooks.setdefault(node.name, []).append((node.lineno, ast.dump(node)))
+            facts.hooks.setdefault(node.name, []).append(_Hook(node.lineno, ast.dump(node), node))
         elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
@@ -1466,6 +1886,59 @@ def _conftest_facts(stmts: Iterable[ast.stmt]) -> _ConftestFacts:
         elif isinstance(node, ast.Call):
             _record_call(facts, node)
     return facts
+
+
+def _only_warning_filters_differ(base: Sequence[_Hook], head: Sequence[_Hook]) -> bool:
+    """Whether a hook's definitions differ only in ``item.add_marker(pytest.mark.filterwarnings("..."))``
+    statements added or removed: a warning filter changes which warnings fail a test, not which tests are
+    collected, run or reported (as ``filterwarnings`` in the configuration, see HG005). Removing an ``error``
+    filter lets warnings pass that failed the tests before, so that one is a change."""
+    old = [_without_warning_filters(hook.node) for hook in base]
+    new = [_without_warning_filters(hook.node) for hook in head]
+    if sorted(dump for dump, _ in old) != sorted(dump for dump, _ in new):
+        return False
+    strict_after = Counter(f for _, filters in new for f in filters)
+    return not Counter(f for _, filters in old for f in filters) - strict_after
+
+
+def _without_warning_filters(hook: _Func) -> tuple[str, list[str]]:
+    """The hook's ast dump without its filterwarnings-mark statements, and the dumps of its ``error`` filters."""
+    strict: list[str] = []
+
+    class _Strip(ast.NodeTransformer):
+        def visit_Expr(self, node: ast.Expr) -> ast.Expr | None:
+            action = _warning_filter_mark(node)
+            if action is None:
+                return node
+            if action == "error":
+                strict.append(ast.dump(node))
+            return None  # dropped from the statement list it sits in
+
+    return ast.dump(_Strip().visit(copy.deepcopy(hook))), strict
+
+
+def _warning_filter_mark(stmt: ast.Expr) -> str | None:
+    """The action of ``<item>.add_marker(pytest.mark.filterwarnings("..."))`` with literal arguments only (nothing
+    computed, so nothing else runs): ``error`` if one of its filters turns warnings into errors, else one of the
+    others (``ignore``, ``default``, ...); None for any other statement."""
+    call = stmt.value
+    if not (isinstance(call, ast.Call) and _last_name(call.func) == "add_marker" and len(call.args) == 1):
+        return None
+    mark = call.args[0]
+    if not (
+        isinstance(mark, ast.Call)
+        and isinstance(mark.func, ast.Attribute)
+        and mark.func.attr == "filterwarnings"
+        and _last_name(mark.func.value) == "mark"
+        and not mark.keywords
+        and all(isinstance(k.value, ast.Constant) for k in call.keywords)
+    ):
+        return None
+    filters = [a.value for a in mark.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    if not filters or len(filters) != len(mark.args):
+        return None
+    actions = {f.split(":", 1)[0].strip() for f in filters}
+    return "error" if "error" in actions else actions.pop()
 
 
 def _literal_entries(node: ast.AST | None) -> list[str] | None:
@@ -2016,7 +2489,7 @@ def _contract_findings(change: FileChange, context: GuardContext) -> list[GuardF
         return []  # not agreed yet: nothing is frozen
     fix = (
         "Restore the contract file exactly as agreed. Only the harness writes contracts; if the agreed criteria are "
-        "wrong, say so in your note and the contract will be renegotiated."
+        "wrong, say so in the change's description or note and the contract will be renegotiated."
     )
     moved_away = change.status == "renamed" and not _is_contract(replace(change, old_path=None), context)
     if change.status == "deleted" or moved_away or change.new_text is None:

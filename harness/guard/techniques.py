@@ -285,7 +285,7 @@ def _path_findings(change: FileChange, context: GuardContext) -> list[GuardFindi
                 f"issue file {shown} was {what}: the issue files hold the acceptance criteria the work is judged "
                 "by, and only the people who plan the work change them.",
                 "Restore the issue file exactly as it was. If its criteria are wrong or cannot be met, say so in "
-                "your note instead of editing them.",
+                "the change's description or note instead of editing them.",
             )
         )
     return out

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from typing import NamedTuple
 
-__all__ = ["commentable_lines", "unquote_path"]
+__all__ = ["added_lines", "commentable_lines", "removed_lines", "unquote_path"]
 
-_HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _ESCAPES = {
     "a": 0x07,
     "b": 0x08,
@@ -59,7 +61,7 @@ def unquote_path(raw: str) -> str:
 
 
 def _new_name(rest: str) -> str | None:
-    """The new file's repo-relative path from what follows ``+++ ``; None for ``/dev/null`` (a deletion)."""
+    """The file's repo-relative path from what follows ``+++ `` (or ``--- ``); None for ``/dev/null``."""
     if rest.startswith('"'):
         # a quoted name cannot contain a raw tab or quote, so it ends at the last quote
         name = unquote_path(rest[: rest.rindex('"') + 1]) if rest.count('"') >= 2 else rest
@@ -68,7 +70,7 @@ def _new_name(rest: str) -> str | None:
         name = rest.split("\t", 1)[0]
     if name == "/dev/null":
         return None
-    return name[2:] if name.startswith("b/") else name
+    return name[2:] if name.startswith(("b/", "a/")) else name
 
 
 def _merge(ranges: list[list[int]]) -> list[list[int]]:
@@ -86,37 +88,86 @@ def commentable_lines(unified_diff: str) -> dict[str, list[list[int]]]:
     """For every file of ``unified_diff``, the new-side lines a review comment can attach to, as sorted,
     merged, inclusive ``[first, last]`` ranges. Deleted files, binary files, pure renames and mode changes
     have no such line and no entry."""
+    return _lines(unified_diff, new_side=True)
+
+
+def removed_lines(unified_diff: str) -> dict[str, list[list[int]]]:
+    """For every file of ``unified_diff``, the old-side lines of its hunks (``side: LEFT`` comments: what a
+    change removed, a deleted file's every line), keyed by the path the pull request shows the file under
+    (the new path; the old one for a deleted file)."""
+    return _lines(unified_diff, new_side=False)
+
+
+def added_lines(unified_diff: str) -> dict[str, set[int]]:
+    """For every file of ``unified_diff``, the new-side lines the change added or rewrote (``+`` lines, not the
+    context around them): what the change introduced, as opposed to what it only shows."""
+    added: dict[str, set[int]] = {}
+    for event in _walk(unified_diff):
+        if event.kind == "+" and event.path is not None:
+            added.setdefault(event.path, set()).add(event.new_line)
+    return added
+
+
+def _lines(unified_diff: str, *, new_side: bool) -> dict[str, list[list[int]]]:
     ranges: dict[str, list[list[int]]] = {}
+    for event in _walk(unified_diff):
+        if event.kind != "@":
+            continue
+        if new_side and event.path is not None and event.new_count > 0:
+            ranges.setdefault(event.path, []).append([event.new_line, event.new_line + event.new_count - 1])
+        shown = event.path or event.old_path
+        if not new_side and shown is not None and event.old_count > 0:
+            ranges.setdefault(shown, []).append([event.old_line, event.old_line + event.old_count - 1])
+    return {name: _merge(spans) for name, spans in ranges.items()}
+
+
+class _Event(NamedTuple):
+    kind: str  # "@" a hunk header (with its counts), "+" an added line, "-" a removed one, " " context
+    path: str | None  # the new name; None for a deleted file
+    old_path: str | None
+    old_line: int  # the hunk's first old line ("@"), or this line's number on its side
+    new_line: int
+    old_count: int = 0
+    new_count: int = 0
+
+
+def _walk(unified_diff: str) -> Iterator[_Event]:
+    """The hunks and lines of ``unified_diff``, with the file they belong to and their line numbers."""
     path: str | None = None
+    old_path: str | None = None
+    old_line = new_line = 0
     old_left = new_left = 0  # lines of the current hunk still to read; both 0 outside a hunk
     # Only "\n" ends a line: a file's content may hold "\r", "\f" or U+2028, which str.splitlines would split on.
     for line in unified_diff.split("\n"):
         if old_left > 0 or new_left > 0:
             tag = line[:1]
             if tag == " " or not line:  # some tools strip the space of an empty context line
-                old_left -= 1
-                new_left -= 1
+                yield _Event(" ", path, old_path, old_line, new_line)
+                old_left, new_left, old_line, new_line = old_left - 1, new_left - 1, old_line + 1, new_line + 1
                 continue
             if tag == "-":
-                old_left -= 1
+                yield _Event("-", path, old_path, old_line, new_line)
+                old_left, old_line = old_left - 1, old_line + 1
                 continue
             if tag == "+":
-                new_left -= 1
+                yield _Event("+", path, old_path, old_line, new_line)
+                new_left, new_line = new_left - 1, new_line + 1
                 continue
             if tag == "\\":  # "\ No newline at end of file"
                 continue
             old_left = new_left = 0  # the hunk was cut short: read this line as a header
         if line.startswith("diff "):
-            path = None
+            path = old_path = None
+        elif line.startswith("--- "):
+            old_path = _new_name(line[4:])
         elif line.startswith("+++ "):
             path = _new_name(line[4:])
         elif line.startswith("@@ "):
             match = _HUNK.match(line)
             if match is None:
                 continue
-            old_count, start, new_count = match.groups()
+            old_start, old_count, start, new_count = match.groups()
             old_left = 1 if old_count is None else int(old_count)
             new_left = 1 if new_count is None else int(new_count)
-            if path is not None and new_left > 0:
-                ranges.setdefault(path, []).append([int(start), int(start) + new_left - 1])
-    return {name: _merge(spans) for name, spans in ranges.items()}
+            old_line, new_line = int(old_start), int(start)
+            yield _Event("@", path, old_path, old_line, new_line, old_left, new_left)

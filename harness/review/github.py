@@ -24,19 +24,22 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from harness import __version__
 from harness.errors import IncompleteError, UsageError
-from harness.review.formats import FINGERPRINT_MARKER, SUMMARY_MARKER
+from harness.review.formats import FINGERPRINT_MARKER, REVIEW_MARKER, SUMMARY_MARKER, parse_state
 
 __all__ = [
     "DEFAULT_API_URL",
     "PostResult",
+    "Prior",
     "Target",
+    "Thread",
     "post_review",
+    "read_prior",
     "target_from_env",
 ]
 
@@ -77,6 +80,33 @@ class PostResult:
     skipped: int  # inline comments already on the pull request (same fingerprint)
     summary_comment_id: int
     summary_action: Literal["created", "updated"]
+    resolved: int = 0  # threads of the harness's own findings that are fixed, resolved now
+    dismissed_reviews: int = 0  # the harness's own stale "changes requested" reviews, dismissed now
+
+
+@dataclass(frozen=True)
+class Thread:
+    """A review thread the harness started (its first comment carries a finding's fingerprint)."""
+
+    id: str  # GraphQL node id
+    fingerprint: str
+    resolved: bool
+    # a person resolved it, or answered it: the finding is theirs to judge now, and not raised again
+    dismissed: bool
+
+
+@dataclass(frozen=True)
+class Prior:
+    """What the pull request already shows of earlier reviews: the last reviewed head and its model findings
+    (from the sticky summary's state marker), and the harness's review threads."""
+
+    head: str | None = None
+    findings: tuple[dict[str, Any], ...] = ()
+    threads: tuple[Thread, ...] = ()
+
+    @property
+    def dismissed(self) -> frozenset[str]:
+        return frozenset(t.fingerprint for t in self.threads if t.dismissed)
 
 
 def target_from_env(pr: int | None = None, env: Mapping[str, str] | None = None) -> Target:
@@ -140,19 +170,55 @@ def _pr_from_event(event_path: str | None) -> int:
     return number
 
 
-def post_review(payload: dict[str, Any], target: Target) -> PostResult:
-    """Post ``payload`` (``formats.to_github_review``) to ``target``: the sticky summary, then new inline comments."""
+def post_review(
+    payload: dict[str, Any], target: Target, *, current: Collection[str] | None = None, prior: Prior | None = None
+) -> PostResult:
+    """Post ``payload`` (``formats.to_github_review``) to ``target``: the sticky summary, then new inline comments.
+
+    With ``current`` (every finding's fingerprint in this review, inline or not) the review converges: the
+    harness's threads whose finding is gone are resolved, and its earlier "changes requested" reviews are
+    dismissed when nothing blocks any more, or when this post requests changes anew. ``prior`` is what
+    :func:`read_prior` read (read again when not given).
+    """
     client = _Client(target)
     summary_body = _summary_body(str(payload.get("body") or ""))
     summary_id, action = _step(lambda: _upsert_summary(client, summary_body))
     review_id, posted, skipped = _step(lambda: _post_new_comments(client, payload))
+    resolved = dismissed = 0
+    if current is not None:
+        threads = (prior if prior is not None else read_prior(target, client=client)).threads
+        # a thread a person answered is theirs to close; the harness resolves only its own findings that are gone
+        fixed = [t for t in threads if not (t.resolved or t.dismissed) and t.fingerprint not in set(current)]
+        for thread in fixed:
+            _step(lambda thread=thread: _resolve_thread(client, thread.id))  # type: ignore[misc]
+        resolved = len(fixed)
+        requests_changes = str(payload.get("event") or "COMMENT") == "REQUEST_CHANGES"
+        head = str(payload.get("commit_id") or "")[:12]
+        dismissed = _step(lambda: _dismiss_stale(client, review_id, requests_changes, head))
     return PostResult(
         review_id=review_id,
         posted=posted,
         skipped=skipped,
         summary_comment_id=summary_id,
         summary_action=action,
+        resolved=resolved,
+        dismissed_reviews=dismissed,
     )
+
+
+def read_prior(target: Target, *, client: _Client | None = None) -> Prior:
+    """The earlier reviews' state on the pull request: the sticky summary's state marker and the harness's
+    review threads (through GraphQL: REST does not say whether a thread is resolved). Needs only read access."""
+    client = client or _Client(target)
+    repo, pr = target.repo, target.pr
+    summary = _step(
+        lambda: next((c for c in client.paginate(f"/repos/{repo}/issues/{pr}/comments") if _is_summary(c)), None)
+    )
+    state = parse_state(str(summary.get("body") or "")) if summary else {}
+    threads = _step(lambda: _threads(client))
+    findings = tuple(f for f in state.get("findings", []) if isinstance(f, dict))
+    head = state.get("head") if isinstance(state.get("head"), str) else None
+    return Prior(head=head, findings=findings, threads=tuple(threads))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -214,7 +280,7 @@ def _post_new_comments(client: _Client, payload: Mapping[str, Any]) -> tuple[int
     review: dict[str, Any] = {
         "event": str(payload.get("event") or "COMMENT"),
         "body": f"harness review: {count} new finding{'s' if count != 1 else ''}; "
-        "the full summary is in the sticky comment",
+        f"the full summary is in the sticky comment\n\n{REVIEW_MARKER}",
         "comments": remaining,
     }
     if payload.get("commit_id"):
@@ -229,6 +295,105 @@ def _post_new_comments(client: _Client, payload: Mapping[str, Any]) -> tuple[int
         review["event"] = "COMMENT"
         created = client.request("POST", f"/repos/{repo}/pulls/{pr}/reviews", review)
     return int(created["id"]), count, skipped
+
+
+_THREADS_QUERY = """
+query($owner: String!, $name: String!, $number: Int!, $after: String) {
+  repository(owner: $owner, name: $name) {
+    pullRequest(number: $number) {
+      reviewThreads(first: 100, after: $after) {
+        pageInfo { hasNextPage endCursor }
+        nodes {
+          id
+          isResolved
+          resolvedBy { login }
+          comments(first: 50) { nodes { databaseId body author { login } } }
+        }
+      }
+    }
+  }
+}
+"""
+_RESOLVE_MUTATION = """
+mutation($id: ID!) {
+  resolveReviewThread(input: {threadId: $id}) { thread { id isResolved } }
+}
+"""
+
+
+def _threads(client: _Client) -> list[Thread]:
+    owner, name = client.target.repo.split("/", 1)
+    variables: dict[str, Any] = {"owner": owner, "name": name, "number": client.target.pr, "after": None}
+    found: list[Thread] = []
+    for _ in range(MAX_PAGES):
+        data = client.graphql(_THREADS_QUERY, variables)
+        pull = ((data.get("repository") or {}).get("pullRequest")) or {}
+        page = pull.get("reviewThreads") or {}
+        for node in page.get("nodes") or []:
+            thread = _our_thread(node)
+            if thread is not None:
+                found.append(thread)
+        info = page.get("pageInfo") or {}
+        if not info.get("hasNextPage"):
+            return found
+        variables["after"] = info.get("endCursor")
+    raise IncompleteError(f"GitHub returned more than {MAX_PAGES} pages of review threads")
+
+
+def _our_thread(node: Mapping[str, Any]) -> Thread | None:
+    comments = [c for c in ((node.get("comments") or {}).get("nodes") or []) if isinstance(c, dict)]
+    if not comments:
+        return None
+    markers = FINGERPRINT_MARKER.findall(str(comments[0].get("body") or ""))
+    if not markers:
+        return None  # a person's thread: not the harness's to resolve
+    ours = _login(comments[0])
+    resolved = bool(node.get("isResolved"))
+    by = _login(node.get("resolvedBy"))
+    answered = any(_login(c) != ours for c in comments[1:])
+    return Thread(
+        id=str(node.get("id")),
+        fingerprint=markers[-1],
+        resolved=resolved,
+        dismissed=answered or (resolved and by is not None and by != ours),
+    )
+
+
+def _login(item: Any) -> str | None:
+    author = item.get("author") if isinstance(item, Mapping) and "author" in item else item
+    login = author.get("login") if isinstance(author, Mapping) else None
+    return str(login) if login else None
+
+
+def _resolve_thread(client: _Client, thread_id: str) -> None:
+    client.graphql(_RESOLVE_MUTATION, {"id": thread_id})
+
+
+def _dismiss_stale(client: _Client, new_review: int | None, requests_changes: bool, head: str) -> int:
+    """Dismiss the harness's own earlier "changes requested" reviews that no longer stand: all of them when this
+    review blocks nothing; the older ones when this post created a new one that requests changes."""
+    if requests_changes and new_review is None:
+        return 0  # still blocking, nothing new: the standing review stays
+    repo, pr = client.target.repo, client.target.pr
+    stale = [
+        r
+        for r in client.paginate(f"/repos/{repo}/pulls/{pr}/reviews")
+        if r.get("state") == "CHANGES_REQUESTED" and _is_our_review(r) and r.get("id") != new_review
+    ]
+    why = (
+        f"superseded by the harness review of {head}"
+        if requests_changes
+        else f"the findings that requested changes are fixed as of {head}"
+    )
+    for review in stale:
+        path = f"/repos/{repo}/pulls/{pr}/reviews/{int(review['id'])}/dismissals"
+        client.request("PUT", path, {"message": why, "event": "DISMISS"})
+    return len(stale)
+
+
+def _is_our_review(review: Mapping[str, Any]) -> bool:
+    body = str(review.get("body") or "")
+    return REVIEW_MARKER in body or body.startswith("harness review:")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -293,6 +458,26 @@ class _Client:
 
     def request(self, method: str, path_or_url: str, body: Any = None) -> Any:
         return self._send(method, path_or_url, body)[0]
+
+    def graphql(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+        """``data`` of a GraphQL call; GitHub answers errors with 200 and an ``errors`` list."""
+        answer = self.request("POST", self._graphql_url(), {"query": query, "variables": dict(variables)})
+        if not isinstance(answer, dict):
+            raise IncompleteError("GitHub's GraphQL API answered with something that is not an object")
+        errors = answer.get("errors")
+        if errors:
+            first = errors[0] if isinstance(errors, list) and errors else errors
+            message = first.get("message") if isinstance(first, dict) else str(first)
+            raise IncompleteError(
+                f"GitHub's GraphQL API refused the request: {self._redact(str(message))}", hint=_PERMISSION_HINT
+            )
+        data = answer.get("data")
+        return data if isinstance(data, dict) else {}
+
+    def _graphql_url(self) -> str:
+        # api.github.com/graphql; GitHub Enterprise Server: https://HOST/api/v3 -> https://HOST/api/graphql
+        api = self.target.api_url
+        return api[: -len("/v3")] + "/graphql" if api.endswith("/api/v3") else api + "/graphql"
 
     def paginate(self, path: str) -> Iterator[dict[str, Any]]:
         url: str | None = f"{path}?{urllib.parse.urlencode({'per_page': PER_PAGE})}"

@@ -6,10 +6,13 @@ import hashlib
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
+from harness.guard.model import GuardFinding
+
 Severity = Literal["blocker", "major", "minor"]
 Axis = Literal["spec", "standards", "guard"]
 FailOn = Literal["blocker", "major", "minor", "never"]
 SEVERITY_RANK: dict[str, int] = {"minor": 1, "major": 2, "blocker": 3}
+GUARD_SEVERITIES: dict[str, Severity] = {"error": "blocker", "warning": "minor"}  # how a review ranks guard findings
 REPORT_VERSION = 1
 
 
@@ -32,6 +35,30 @@ class ReviewFinding:
     fix: str
     fingerprint: str
     allowed_by: str | None = None  # a guard finding the contract allows: reported, never blocking
+    side: Literal["RIGHT", "LEFT"] = "RIGHT"  # LEFT: ``line`` is a line of the base (what the change removed)
+    # on a line the change did not add or rewrite: there before it, reported apart, never blocking
+    preexisting: bool = False
+    # the exact replacement of ``line`` (empty: delete it), when the fix is certain and short: a GitHub suggestion
+    suggestion: str | None = None
+
+
+def from_guard(finding: GuardFinding) -> ReviewFinding:
+    """A guard finding as a review reports it: its severity ranked, a stable fingerprint, and the base side
+    (LEFT) for what the change removed."""
+    return ReviewFinding(
+        source="guard",
+        rule=finding.rule,
+        name=finding.name,
+        severity=GUARD_SEVERITIES[finding.severity],
+        axis="guard",
+        path=finding.path,
+        line=finding.line,
+        message=finding.message,
+        fix=finding.fix,
+        fingerprint=fingerprint("guard", finding.rule, finding.path, finding.message),
+        allowed_by=finding.allowed_by,
+        side="LEFT" if finding.side == "base" else "RIGHT",
+    )
 
 
 @dataclass(frozen=True)
@@ -65,8 +92,10 @@ class ReviewReport:
     commentable: dict[str, list[list[int]]] = field(
         default_factory=dict
     )  # path -> [[first, last], ...] RIGHT-side lines in the diff
+    commentable_left: dict[str, list[list[int]]] = field(default_factory=dict)  # the same for LEFT (base) lines
     fail_on: FailOn = "blocker"
     exit_code: int = 0
+    incremental_since: str | None = None  # the earlier reviewed head the model's diff started from
 
     @property
     def met(self) -> int:
@@ -77,13 +106,19 @@ class ReviewReport:
         if self.fail_on == "never":
             return []
         level = SEVERITY_RANK[self.fail_on]
-        return [f for f in self.findings if f.allowed_by is None and SEVERITY_RANK[f.severity] >= level]
+        return [
+            f
+            for f in self.findings
+            if f.allowed_by is None and not f.preexisting and SEVERITY_RANK[f.severity] >= level
+        ]
 
-    def in_diff(self, path: str, line: int | None) -> bool:
-        """Whether a comment on ``path:line`` can be attached to the pull request's diff."""
+    def in_diff(self, path: str, line: int | None, side: str = "RIGHT") -> bool:
+        """Whether a comment on ``path:line`` (of the head, or of the base for ``side="LEFT"``) can be attached
+        to the pull request's diff."""
         if line is None:
             return False
-        return any(first <= line <= last for first, last in self.commentable.get(path, []))
+        ranges = self.commentable if side == "RIGHT" else self.commentable_left
+        return any(first <= line <= last for first, last in ranges.get(path, []))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReviewReport:
