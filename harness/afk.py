@@ -48,7 +48,7 @@ from typing import Any
 from dbos import DBOS, DBOSConfig, SetWorkflowID
 
 from harness import gitops, layout, tdd_gate
-from harness.artifacts import Issue, Verdict, find_issue, load_issue, set_issue_fields
+from harness.artifacts import Issue, Verdict, find_issue, issue_files, load_issue, set_issue_fields
 from harness.batch_models import TERMINAL, BatchState, CommitInfo, IssueProgress
 from harness.config import Config, load_config
 from harness.errors import HarnessError, IncompleteError, UsageError
@@ -867,7 +867,12 @@ def open_batch(repo: Path, options: AfkOptions) -> tuple[Runtime, BatchState, Pa
     if options.parallel is not None and options.parallel < 1:
         raise UsageError(f"--parallel {options.parallel}: must be at least 1", hint="e.g. --parallel 4")
     if options.until is not None:
-        parse_until(options.until, datetime.now().astimezone())
+        until = parse_until(options.until, datetime.now().astimezone())
+        if until <= datetime.now().astimezone():
+            raise UsageError(
+                f"--until {options.until} is already past: the batch could start nothing",
+                hint="give a later time (HH:MM is the next such moment; an ISO date-time must be in the future)",
+            )
     if options.max_cost is not None and options.max_cost <= 0:
         raise UsageError(f"--max-cost {options.max_cost}: must be more than 0", hint="e.g. --max-cost 40")
     issues = _load_issues(harness_dir)
@@ -959,7 +964,7 @@ def open_batch(repo: Path, options: AfkOptions) -> tuple[Runtime, BatchState, Pa
 def _load_issues(harness_dir: Path) -> dict[str, Issue]:
     directory = harness_dir / "issues"
     issues: dict[str, Issue] = {}
-    for path in sorted(directory.glob("*.md")) if directory.is_dir() else []:
+    for path in issue_files(directory):
         issue = load_issue(path)
         if issue.id in issues:
             raise UsageError(f"{path}: issue id {issue.id} is used by another file too", hint="give each a unique id")
@@ -971,6 +976,16 @@ def _load_issues(harness_dir: Path) -> dict[str, Issue]:
                 f"issue {issue.id}: blocked_by names unknown issue(s) {', '.join(unknown)}",
                 hint=f"fix `blocked_by` in {directory}/{issue.id}-*.md (known ids: {', '.join(sorted(issues))})",
             )
+    # Issues waiting for each other would wait for ever: an input error, named, before anything starts.
+    open_ones = [i for i in issues.values() if i.status != "done"]
+    waiting = {i.id: [b for b in i.blocked_by if issues[b].status != "done"] for i in open_ones}
+    from harness.slicing import cycles
+
+    for cycle in cycles(waiting):
+        raise UsageError(
+            f"issues blocked by each other, so none of them can ever start: {' → '.join([*cycle, cycle[0]])}",
+            hint=f"remove one `blocked_by` entry of the cycle in {directory}/",
+        )
     return issues
 
 

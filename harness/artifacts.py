@@ -173,9 +173,25 @@ def set_issue_fields(path: Path, **fields: str) -> None:
     atomic_write_text(path, updated)
 
 
+NOT_ISSUES = frozenset({"readme.md", "index.md", "contributing.md"})  # what a person may keep in the folder
+
+
+def issue_files(issues_dir: Path) -> list[Path]:
+    """The files of ``issues_dir`` that are issues, in name order: every ``*.md`` file except the folder's own
+    documentation (``README.md``, ``index.md``, ``CONTRIBUTING.md``, any case) and names starting with ``.`` or
+    ``_`` (drafts, editor files). One rule for every command that reads issues."""
+    if not issues_dir.is_dir():
+        return []
+    return sorted(
+        p
+        for p in issues_dir.glob("*.md")
+        if p.is_file() and p.name.lower() not in NOT_ISSUES and not p.name.startswith((".", "_"))
+    )
+
+
 def find_issue(issues_dir: Path, issue_id: str) -> Path:
     """The file of issue ``issue_id`` (``001`` matches ``001-x.md``; ``1`` matches ``001`` too)."""
-    candidates = sorted(issues_dir.glob("*.md")) if issues_dir.is_dir() else []
+    candidates = issue_files(issues_dir)
     wanted = {issue_id, issue_id.zfill(3)} if issue_id.isdigit() else {issue_id}
     matches = [p for p in candidates if p.stem.partition("-")[0] in wanted]
     if len(matches) == 1:

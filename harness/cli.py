@@ -295,8 +295,12 @@ def result_document(result: Any) -> dict[str, Any]:
 @app.command()
 def afk(
     parallel: Annotated[
-        int, typer.Option("--parallel", help="Issues worked on at once, each in its own worktree.")
-    ] = 1,
+        int | None,
+        typer.Option(
+            "--parallel",
+            help="Issues worked on at once, each in its own worktree (default 1; --resume keeps the batch's).",
+        ),
+    ] = None,
     max_cost: Annotated[
         float | None,
         typer.Option("--max-cost", min=0, help="USD for the whole batch; checked before every model call."),

@@ -25,6 +25,7 @@ from harness import __version__, gitops
 from harness.artifacts import Issue, find_issue, load_issue, set_issue_fields
 from harness.errors import IncompleteError, UsageError
 from harness.review.github import API_VERSION, DEFAULT_API_URL, TIMEOUT_SECONDS, _github_message
+from harness.slicing import BLOCKED_BY_HEADING, NOT_BLOCKED
 
 __all__ = ["issue_body", "publish", "publish_order", "repository_from_remote"]
 
@@ -92,17 +93,33 @@ def publish_order(issues: Sequence[tuple[Path, Issue]]) -> list[tuple[Path, Issu
 
 
 def issue_body(issue: Issue, blockers: Mapping[str, int | None]) -> str:
-    """The GitHub issue's body: the issue file's body, then its blockers as ``Blocked by #N``."""
-    lines = [issue.body.strip(), ""]
-    if issue.blocked_by:
-        lines += ["## Blocked by", ""]
-        for blocker in issue.blocked_by:
-            number = blockers.get(blocker)
-            lines.append(f"- Blocked by #{number}" if number else f"- Blocked by issue {blocker} (not on GitHub)")
-        lines.append("")
+    """The GitHub issue's body: the issue file's body with its blockers as ``Blocked by #N``, in one place:
+    the body's own ``## Blocked by`` section (``render_issue`` writes one) rewritten from ``blocked_by``,
+    else, when there are blockers, such a section added at the end."""
+    links = [
+        f"- Blocked by #{number}" if (number := blockers.get(b)) else f"- Blocked by issue {b} (not on GitHub)"
+        for b in issue.blocked_by
+    ]
+    body = _with_section(issue.body.strip(), BLOCKED_BY_HEADING, links or [NOT_BLOCKED])
+    if body is None:
+        body = issue.body.strip() + ("\n\n" + "\n".join([BLOCKED_BY_HEADING, "", *links]) if links else "")
     origin = f"harness issue {issue.id}, {issue.kind}" + (f", PRD {issue.prd}" if issue.prd else "")
-    lines.append(f"_{origin}_")
-    return "\n".join(lines) + "\n"
+    return f"{body}\n\n_{origin}_\n"
+
+
+_SECTION_END = re.compile(r"^#{1,2}\s")
+
+
+def _with_section(body: str, heading: str, items: list[str]) -> str | None:
+    """``body`` with the items of its section ``heading`` replaced by ``items``; None when it has no such section."""
+    lines = body.splitlines()
+    starts = [n for n, line in enumerate(lines) if line.strip().lower() == heading.lower()]
+    if not starts:
+        return None
+    start = starts[0]
+    end = next((n for n in range(start + 1, len(lines)) if _SECTION_END.match(lines[n])), len(lines))
+    rest = lines[end:]
+    return "\n".join([*lines[:start], heading, "", *items, *([""] if rest else []), *rest]).strip()
 
 
 def _number_elsewhere(issues_dir: Path, issue_id: str) -> int | None:

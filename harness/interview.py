@@ -35,6 +35,7 @@ AnswerKind = Literal["accept", "own", "skip", "all", "fewer", "finish"]
 HELP = """\
 Enter          accept the recommended answer
 any text       your own answer
+1, 2, …        pick that option, when the question offers numbered options
 /all           accept this and every remaining recommendation (the interviewer still records each)
 /fewer         accept this one; from now on only ask what I would likely disagree with
 /skip          skip this question
@@ -81,8 +82,8 @@ class Interview:
     # What the interviewer is told with the next answer: the earlier answers changed meanwhile.
     _notes: list[str] = field(default_factory=list, init=False)
 
-    def asked(self, question: str, recommended: str, why: str | None) -> int:
-        exchange = Exchange(question=question, recommended=recommended, why=why)
+    def asked(self, question: str, recommended: str, why: str | None, options: Sequence[str] = ()) -> int:
+        exchange = Exchange(question=question, recommended=recommended, why=why, options=list(options))
         self._store(exchanges=[*self.transcript.exchanges, exchange])
         return len(self.transcript.exchanges)
 
@@ -94,6 +95,8 @@ class Interview:
         if answer.kind == "own":
             exchange = _answered(pending, answer.text, answer.source or "own")
             reply = f"The user's answer: {answer.text}"
+            if answer.text in pending.options:
+                reply = f"The user picked option {pending.options.index(answer.text) + 1}: {answer.text}"
         elif answer.kind == "skip":
             exchange = _answered(pending, "(skipped)", "skipped")
             reply = _SKIPPED
@@ -167,6 +170,8 @@ def transcript_for_model(transcript: Transcript) -> str:
     lines = [f"<idea>\n{transcript.idea}\n</idea>", "", "<transcript>"]
     for number, exchange in enumerate(transcript.answered, 1):
         lines.append(f"Q{number}. {exchange.question}")
+        if exchange.options:
+            lines.append("   options: " + "; ".join(f"{n}. {o}" for n, o in enumerate(exchange.options, 1)))
         lines.append(f"   recommended: {exchange.recommended}")
         how = _SOURCE_WORDS[exchange.source or "own"] + (", changed later" if exchange.revised else "")
         lines.append(f"   answer ({how}): {exchange.answer}")
@@ -179,6 +184,7 @@ def transcript_for_model(transcript: Transcript) -> str:
 _SOURCE_WORDS: dict[str, str] = {
     "recommended": "accepted your recommendation",
     "own": "the user's own answer",
+    "option": "the user picked one of your options",
     "skipped": "skipped",
     "auto": "your recommendation, accepted under 'accept all'",
     "file": "from the user's answers file",
@@ -206,6 +212,33 @@ def _words(text: str) -> str:
     return text[1:] if text.startswith("//") else text
 
 
+_NUMBER = re.compile(r"^[0-9]+$")
+
+
+def _option(exchange: Exchange, written: str) -> int | None:
+    """The option a bare number (as written) picks, from 1; 0 for a number that is no option's; None for words."""
+    if not exchange.options or not _NUMBER.match(written):
+        return None
+    number = int(written)
+    return number if 1 <= number <= len(exchange.options) else 0
+
+
+def _picked(exchange: Exchange, number: int, source: AnswerSource) -> Answer:
+    """Picking the recommended option accepts the recommendation; another option is an answer in its text."""
+    text = exchange.options[number - 1]
+    return Answer("accept", source=source) if text == exchange.recommended else Answer("own", text, source=source)
+
+
+def options_text(exchange: Exchange, markup: bool) -> str:
+    """The options, numbered, the recommended one marked."""
+    lines = []
+    for number, option in enumerate(exchange.options, 1):
+        mark = "  ← recommended" if option == exchange.recommended else ""
+        text = escape(option) if markup else option
+        lines.append(f"  {number}. {text}" + (f"[green]{mark}[/]" if markup and mark else mark))
+    return "\n".join(lines)
+
+
 class ConsoleAsker:
     """Questions on a terminal; ``read`` reads one line (``input`` by default) and may raise EOFError."""
 
@@ -219,18 +252,33 @@ class ConsoleAsker:
 
     def ask(self, transcript: Transcript, number: int, revise: Revise) -> Answer:
         exchange = transcript.exchanges[number - 1]
-        body = f"[bold]{escape(exchange.question)}[/]\n\n[green]recommended:[/] {escape(exchange.recommended)}"
+        body = f"[bold]{escape(exchange.question)}[/]\n\n"
+        if exchange.options:
+            body += options_text(exchange, markup=True) + "\n\n"
+        body += f"[green]recommended:[/] {escape(exchange.recommended)}"
         if exchange.why:
             body += f"\n[dim]why: {escape(exchange.why)}[/]"
         if self.auto:
             self.console.print(Panel(body, title=f"Q{number}", title_align="left", subtitle="accepted (/all)"))
             return Answer("accept", source="auto")
         self.console.print(Panel(body, title=f"Q{number}", title_align="left"))
+        count = len(exchange.options)
+        prompt = (
+            f"answer (Enter = recommended, 1–{count} = option, /help) › "
+            if count
+            else "answer (Enter = recommended, /help) › "
+        )
         while True:
-            line = self._read("answer (Enter = recommended, /help) › ").strip()
+            line = self._read(prompt).strip()
             command = _command(line)
             if not line:
                 return Answer("accept")
+            option = _option(exchange, line)
+            if option:
+                return _picked(exchange, option, "option")
+            if option == 0:
+                self.console.print(f"there are {count} options: type 1–{count}, or an answer in words", markup=False)
+                continue
             kind = _STEERING.get(command)
             if kind is not None:
                 self.auto = self.auto or kind == "all"
@@ -323,7 +371,8 @@ def _where(path: Path, line: int | None, number: int) -> str:
 
 
 _FILE_COMMANDS = (
-    "in an answers file an item is an answer in words (`//` for one that starts with a slash), an empty item or "
+    "in an answers file an item is an answer in words (`//` for one that starts with a slash), a bare number "
+    "(picks that option of a question that offers options), an empty item or "
     "`/rec` (the recommendation), `/all`, `/fewer`, `/skip` or `/finish` for a question, and `/confirm` or "
     "`/reject WHAT IS WRONG` for the interviewer's summary"
 )
@@ -438,6 +487,8 @@ class FileAsker:
     def ask(self, transcript: Transcript, number: int, revise: Revise) -> Answer:
         exchange = transcript.exchanges[number - 1]
         self._console.print(f"Q{number}. {exchange.question}", markup=False, soft_wrap=True, style="bold")
+        if exchange.options:
+            self._console.print(options_text(exchange, markup=False), markup=False, soft_wrap=True)
         if self.auto:
             self._console.print(f"  → {exchange.recommended} (accepted: /all)", markup=False, soft_wrap=True)
             return Answer("accept", source="auto")
@@ -463,6 +514,16 @@ class FileAsker:
         if item.kind == "accept":
             self._console.print(f"  → {exchange.recommended} (recommended)", markup=False, soft_wrap=True)
             return Answer("accept", source="file")
+        option = _option(exchange, item.written)
+        if option == 0:
+            raise AnswersMisfit(
+                f"{item.where(self._path)} is {item.written}, but question {number} ({exchange.question!r}) has "
+                f"{len(exchange.options)} options: a bare number picks one, from 1",
+                hint=f"write a number from 1 to {len(exchange.options)}, or an answer in words; " + hint,
+            )
+        if option:
+            self._console.print(f"  → {exchange.options[option - 1]} (option {option})", markup=False, soft_wrap=True)
+            return _picked(exchange, option, "file")
         if item.kind == "own":
             self._console.print(f"  → {item.text}", markup=False, soft_wrap=True)
             return Answer("own", item.text, source="file")
@@ -530,7 +591,7 @@ def run_interview(
                 reply = f"{finished_early}\n\nA summary was written from the record:\n{data.summary}\n\n{reply}"
                 finished_early = ""
         elif isinstance(data, AskUser):
-            number = interview.asked(data.question, data.recommended_answer, data.why)
+            number = interview.asked(data.question, data.recommended_answer, data.why, data.options or ())
             answer = asker.ask(interview.transcript, number, interview.revise)
             reply = interview.answer(answer)
             if answer.kind == "finish":

@@ -15,14 +15,14 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from harness import gitops, mutation, oracle, probes, tdd_gate
-from harness.agent import Agent, RoleCall
 from harness.artifacts import (
     Contract,
     ContractProposal,
@@ -38,19 +38,24 @@ from harness.artifacts import (
     set_issue_fields,
 )
 from harness.config import Config, load_config
-from harness.errors import EXIT_FAIL, EXIT_INCOMPLETE, EXIT_OK, IncompleteError
+from harness.errors import EXIT_FAIL, EXIT_INCOMPLETE, EXIT_OK, IncompleteError, UsageError
 from harness.evaluation import decide_verdict
 from harness.fsutil import atomic_write_text, read_inside, write_inside
 from harness.guard import Allowance as GuardAllowance
 from harness.guard import GuardContext, GuardFinding
 from harness.guard.rules import is_test_file
 from harness.model import make_client
+from harness.plan_models import GlossaryEntry
+from harness.planfiles import load_prd
 from harness.prompts import system_prompt
 from harness.roles import TestReview, TestsReady, VerdictSubmission
 from harness.sandbox import Bwrap, sandbox_for
 from harness.testrunner import TestReport, run_tests
 from harness.trace import Ledger, Trace
 from harness.workspace import READ_ONLY_TOOLS, WORKSPACE_TOOLS, Workspace
+
+if TYPE_CHECKING:  # the SDK loads only when an agent is made: `harness run 999` answers without it
+    from harness.agent import Agent, RoleCall
 
 Outcome = Literal["pass", "fail", "blocked", "incomplete"]
 EXIT_CODES: dict[Outcome, int] = {
@@ -252,6 +257,7 @@ class _Run:
         self.expected_head = gitops.head(worktree.path)
         self.seal = gitops.Seal.of(worktree.path)
         self.add_limits = gitops.AddLimits(self.limits.max_added_bytes, self.limits.max_added_files)
+        self._glossary: list[GlossaryEntry] | None = None
 
     # ------------------------------------------------------------------ phases
 
@@ -634,6 +640,8 @@ class _Run:
                 sandbox=self.p.sandbox,
             )
         model = getattr(self.config.models, role)
+        from harness.agent import Agent
+
         agent = Agent(
             role=role,
             phase=self.phase,
@@ -913,10 +921,21 @@ class _Run:
 
     # ------------------------------------------------------------------ handoffs
 
+    @property
+    def glossary(self) -> list[GlossaryEntry]:
+        """The glossary of the issue's parent PRD (``prd:``), read once per process; the trace records what
+        was used, or why none was: a PRD that cannot be read never stops the run."""
+        if self._glossary is None:
+            self._glossary, event = _prd_glossary(self.p.harness_dir, self.issue.prd)
+            if event is not None:
+                self.trace.event("prd_glossary", **event)
+        return self._glossary
+
     def issue_handoff(self) -> str:
         criteria = "\n".join(f"- {c}" for c in self.issue.acceptance_criteria)
         return (
             f"Issue {self.issue.id}: {self.issue.title}\n\n"
+            + _glossary_block(self.issue.prd, self.glossary)
             + _fenced("issue", self.issue.body.strip())
             + f"\n\nAcceptance criteria, as the harness parsed them:\n{criteria}\n\n"
             f"The repository is your workspace root. Its tests run with: {' '.join(self.config.test_command)}"
@@ -1019,6 +1038,38 @@ def _guard_summary(findings: list[GuardFinding]) -> str:
         return "The deterministic guards found nothing in the diff.\n\n"
     heading = "The deterministic guards report (errors fail the verdict whatever you decide):"
     return heading + "\n" + "\n".join(f"- {f.summary()}" for f in findings) + "\n\n"
+
+
+_PRD_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _prd_glossary(harness_dir: Path, slug: str | None) -> tuple[list[GlossaryEntry], dict[str, Any] | None]:
+    """The glossary of PRD ``slug`` (``<harness_dir>/prds/<slug>.md``, read like the issue file) and the
+    trace event that says so; no ``prd:``: nothing, and no event."""
+    if not slug:
+        return [], None
+    path = harness_dir / "prds" / f"{slug}.md"
+    if not _PRD_SLUG.fullmatch(slug) or ".." in slug:
+        return [], {"prd": slug, "path": str(path), "terms": [], "error": f"`prd: {slug}` is not a PRD slug"}
+    if not path.is_file():
+        return [], {"prd": slug, "path": str(path), "terms": [], "error": f"no PRD file {path}"}
+    try:
+        prd = load_prd(path)
+    except UsageError as exc:  # a PRD that cannot be read is reported, never fatal
+        return [], {"prd": slug, "path": str(path), "terms": [], "error": str(exc).splitlines()[0][:300]}
+    terms = [{"term": g.term, "definition": g.definition} for g in prd.glossary]
+    return list(prd.glossary), {"prd": slug, "path": str(path), "terms": terms, "error": None}
+
+
+def _glossary_block(slug: str | None, glossary: list[GlossaryEntry]) -> str:
+    """The PRD's ubiquitous language, for every agent working one of its issues."""
+    if not glossary:
+        return ""
+    entries = "\n".join(f"- {g.term}: {' '.join(g.definition.split())}" for g in glossary)
+    return (
+        f"The parent PRD ({slug}) defines a glossary: use these terms as defined, in the contract, the tests, "
+        "the code and your messages; do not coin synonyms for them.\n" + _fenced("glossary", entries) + "\n\n"
+    )
 
 
 def _fenced(tag: str, text: str) -> str:

@@ -8,9 +8,9 @@ interface (SPEC §5): extend compatibly, never rename. The files built from them
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from harness.artifacts import Strict
 
@@ -20,10 +20,37 @@ _STORY = re.compile(r"^\s*as an?\b.+\bi want\b.+\bso that\b", re.IGNORECASE | re
 # --------------------------------------------------------------------------- interviewer
 
 
+Option = Annotated[str, Field(min_length=1, max_length=120)]
+
+
 class AskUser(Strict):
     question: str = Field(min_length=1, description="one question, about one decision")
-    recommended_answer: str = Field(min_length=1, description="the answer you recommend; Enter accepts it")
+    recommended_answer: str = Field(
+        min_length=1, description="the answer you recommend; Enter accepts it. With options: one of them, verbatim"
+    )
     why: str | None = Field(default=None, description="one line: why you recommend it")
+    options: list[Option] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=5,
+        description="only for a decision with a few clear alternatives (never an open question): 2-5 short "
+        "answers, shown numbered; the user picks one by its number or still answers in their own words",
+    )
+
+    @model_validator(mode="after")
+    def _recommended_is_an_option(self) -> AskUser:
+        if self.options is None:
+            return self
+        repeated = sorted({o for o in self.options if self.options.count(o) > 1})
+        if repeated:
+            raise ValueError(f"options must differ; repeated: {', '.join(map(repr, repeated))}")
+        if self.recommended_answer not in self.options:
+            listed = "; ".join(f"{n}. {o!r}" for n, o in enumerate(self.options, 1))
+            raise ValueError(
+                f"recommended_answer {self.recommended_answer!r} is not one of the options ({listed}); "
+                "set recommended_answer to exactly one of them, or add it as an option"
+            )
+        return self
 
 
 class Decision(Strict):
@@ -36,7 +63,7 @@ class FinishInterview(Strict):
     decisions: list[Decision] = Field(min_length=1, description="every decision settled in the interview")
 
 
-AnswerSource = Literal["recommended", "own", "skipped", "auto", "file"]
+AnswerSource = Literal["recommended", "own", "option", "skipped", "auto", "file"]
 
 
 class Exchange(Strict):
@@ -45,10 +72,12 @@ class Exchange(Strict):
     question: str
     recommended: str
     why: str | None = None
+    options: list[str] = Field(default_factory=list, description="the answers offered, numbered from 1")
     answer: str | None = Field(default=None, description="None while the question waits for its answer")
     source: AnswerSource | None = Field(
         default=None,
-        description="recommended (Enter), own (typed), skipped, auto (after /all), file (--answers)",
+        description="recommended (Enter), own (typed), option (picked by number), skipped, auto (after /all), "
+        "file (--answers)",
     )
     revised: bool = Field(default=False, description="the user changed this answer later in the interview")
 

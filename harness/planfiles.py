@@ -110,6 +110,7 @@ def _timestamp(path: Path, field: str) -> float:
 _SOURCE_LABELS = {
     "recommended": "accepted recommendation",
     "own": "own answer",
+    "option": "picked option",
     "skipped": "skipped",
     "auto": "auto-accepted",
     "file": "from answers file",
@@ -171,6 +172,8 @@ def render_transcript(transcript: Transcript) -> str:
         lines.append(f"({', '.join(dates)})")
     for number, exchange in enumerate(transcript.exchanges, 1):
         lines += ["", f"## Question {number}", "", _escape_headings(exchange.question), ""]
+        for place, option in enumerate(exchange.options, 1):
+            lines.append(_list_item("-", f"**Option {place}:** {option}"))
         lines.append(_list_item("-", f"**Recommended:** {exchange.recommended}"))
         if exchange.why:
             lines.append(_list_item("-", f"**Why:** {exchange.why}"))

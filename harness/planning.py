@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import gitops
-from harness.artifacts import Issue, load_issue
+from harness.artifacts import Issue, issue_files, load_issue
 from harness.config import Config, load_config
 from harness.errors import IncompleteError, UsageError
 from harness.interview import SUM_UP, Asker, Interview, now, run_interview, transcript_for_model
@@ -353,10 +353,9 @@ def load_slice_input(planner: Planner, name: str | None) -> tuple[Path, Prd, dic
     path = find_prd(planner.prds, name)
     prd = load_prd(path)
     existing: dict[str, Issue] = {}
-    if planner.issues.is_dir():
-        for issue_path in sorted(planner.issues.glob("*.md")):
-            issue = load_issue(issue_path)
-            existing[issue.id] = issue
+    for issue_path in issue_files(planner.issues):
+        issue = load_issue(issue_path)
+        existing[issue.id] = issue
     return path, prd, existing
 
 
@@ -416,7 +415,7 @@ def slice_prd(
                 )
             result.slices = reviewed
         plan = plan_issues(planner.issues, prd.slug, result.slices, overwrite_edited=overwrite_edited)
-        written = write_issues(plan, stories=prd.user_stories)
+        written = write_issues(plan, stories=prd.user_stories, prd_title=prd.title)
         result.written, result.kept, result.removed = written.written, written.kept, written.removed
         result.edited = written.edited
         trace.event(

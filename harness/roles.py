@@ -95,6 +95,8 @@ ROLE_TOOLS: dict[str, RoleTool] = {
         RoleTool(
             "ask_user",
             "Ask the user one question about one decision, with the answer you recommend and one line on why. "
+            "For a decision with a few clear alternatives (never an open question), add them as `options` "
+            "(2-5 short answers, the recommended one among them): the user picks one by number. "
             "Ends your turn; the result is the user's answer (their own words, or your recommendation accepted). "
             "Never ask what the repository can tell you: look it up with `read`, `glob` and `grep` first.",
             AskUser,

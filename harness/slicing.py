@@ -26,7 +26,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from harness import frontmatter
-from harness.artifacts import Issue, issue_digest, load_issue, slugify
+from harness.artifacts import Issue, issue_digest, issue_files, load_issue, slugify
 from harness.errors import UsageError
 from harness.fsutil import atomic_write_text
 from harness.plan_models import SliceSpec
@@ -48,6 +48,11 @@ __all__ = [
     "split",
     "write_issues",
 ]
+
+# The body section that lists an issue's blockers (``render_issue``); ``harness.github_issues`` rewrites it
+# with the GitHub numbers rather than adding a second one.
+BLOCKED_BY_HEADING = "## Blocked by"
+NOT_BLOCKED = "None — can start at once"
 
 # --------------------------------------------------------------------------- checks
 
@@ -132,7 +137,7 @@ def _graph_problems(issues: Sequence[SliceSpec], existing_ids: Iterable[str]) ->
                     "name one of those, or drop the entry"
                 )
     edges = {spec.key: [b for b in spec.blocked_by if b in key_set and b != spec.key] for spec in issues}
-    for cycle in _cycles(edges):
+    for cycle in cycles(edges):
         path = " → ".join([*cycle, cycle[0]])
         problems.append(
             f"dependency cycle {path}: each slice in it waits for the next, so none of them can start; "
@@ -146,7 +151,7 @@ def _graph_problems(issues: Sequence[SliceSpec], existing_ids: Iterable[str]) ->
     return problems
 
 
-def _cycles(edges: Mapping[str, list[str]]) -> list[list[str]]:
+def cycles(edges: Mapping[str, list[str]]) -> list[list[str]]:
     """One cycle per strongly connected component of more than one node (Tarjan's algorithm, iteratively)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -454,14 +459,23 @@ def _load_all(issues_dir: Path) -> list[tuple[Path, Issue]]:
     """Every issue file in the directory, in name order; the first unreadable one is a UsageError naming it."""
     if not issues_dir.is_dir():
         return []
-    paths = sorted(p for p in issues_dir.glob("*.md") if not p.name.startswith(".") and p.is_file())
+    paths = issue_files(issues_dir)
     return [(path, load_issue(path)) for path in paths]
 
 
-def render_issue(planned: PlannedIssue, prd_slug: str, stories: Sequence[str] = ()) -> str:
-    """The issue file's text: front matter and the sections what to build, acceptance criteria, user stories.
+def render_issue(
+    planned: PlannedIssue,
+    prd_slug: str,
+    stories: Sequence[str] = (),
+    *,
+    prd_title: str = "",
+    titles: Mapping[str, str] | None = None,
+) -> str:
+    """The issue file's text: front matter and the sections parent PRD, what to build, acceptance criteria,
+    blocked by, user stories: the body reads on its own (on GitHub too), not only the front matter.
 
     ``stories`` are the PRD's user stories in order; when given, each story the slice serves is quoted.
+    ``titles`` maps issue ids to titles, to name each blocker by its title as well as its id.
     """
     spec = planned.spec
     meta: dict[str, object] = {
@@ -476,9 +490,16 @@ def render_issue(planned: PlannedIssue, prd_slug: str, stories: Sequence[str] = 
     }
     if planned.github is not None:
         meta["github"] = planned.github
-    lines = ["## What to build", "", spec.what_to_build.strip(), "", "## Acceptance criteria", ""]
+    parent = f"`{prd_slug}`" + (f" — {' '.join(prd_title.split())}" if prd_title.strip() else "")
+    lines = ["## Parent PRD", "", parent, ""]
+    lines += ["## What to build", "", spec.what_to_build.strip(), "", "## Acceptance criteria", ""]
     # One line per criterion: a line break inside one would end its checkbox.
     lines += [f"- [ ] {' '.join(text.split())}" for text in spec.acceptance_criteria]
+    lines += ["", BLOCKED_BY_HEADING, ""]
+    named = titles or {}
+    lines += [
+        f"- Issue {b}" + (f": {' '.join(named[b].split())}" if named.get(b) else "") for b in planned.blocked_by
+    ] or [NOT_BLOCKED]
     if spec.user_stories:
         lines += ["", "## User stories", ""]
         for number in spec.user_stories:
@@ -500,15 +521,17 @@ class IssuesWritten:
     edited: list[tuple[Path, str]] = dataclass_field(default_factory=list)  # kept as a person edited them
 
 
-def write_issues(plan: IssuePlan, *, stories: Sequence[str] = ()) -> IssuesWritten:
+def write_issues(plan: IssuePlan, *, stories: Sequence[str] = (), prd_title: str = "") -> IssuesWritten:
     """Carry out ``plan``: write each planned issue atomically, then remove the files it renamed or dropped.
 
     Every file is rendered and validated before the first write, so a slice that would not load back as an
-    issue writes nothing. ``stories`` are the PRD's user stories, quoted in each issue's ``## User stories``.
+    issue writes nothing. ``stories`` are the PRD's user stories, quoted in each issue's ``## User stories``;
+    ``prd_title`` is the PRD's title, shown with its slug under ``## Parent PRD``.
     """
     rendered: list[tuple[Path, str]] = []
+    titles = {planned.id: planned.spec.title for planned in plan.writes}
     for planned in plan.writes:
-        text = render_issue(planned, plan.prd, stories)
+        text = render_issue(planned, plan.prd, stories, prd_title=prd_title, titles=titles)
         _check_loads_back(planned, text)
         rendered.append((planned.path, text))
     for path, text in rendered:

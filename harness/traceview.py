@@ -338,12 +338,17 @@ def _step(event: dict[str, Any]) -> Text:
     """What happened, in a few words."""
     kind = event.get("kind")
     if kind == "agent_started":
-        first = str(event.get("handoff") or "").strip().splitlines()[:1]
+        handoff = str(event.get("handoff") or "")
+        first = handoff.strip().splitlines()[:1]
+        terms = _glossary_terms(handoff)
         return Text.assemble(
             ("started ", "bold"),
             f"{event.get('model')}; saw the handoff ({int(event.get('handoff_chars') or 0):,} chars): ",
             (_clip(first[0] if first else "", 100), "dim"),
+            (f"; with the glossary: {_clip(', '.join(terms), 120)}" if terms else "", "dim"),
         )
+    if kind == "prd_glossary":
+        return _glossary_step(event)
     if kind == "model_call":
         tools = ", ".join(str(t) for t in event.get("tool_calls") or []) or f"(stop: {event.get('stop_reason')})"
         said = str(event.get("text") or "").strip().replace("\n", " ")
@@ -391,6 +396,28 @@ def _step(event: dict[str, Any]) -> Text:
     except (KeyError, TypeError, IndexError):
         line = None
     return Text(line if line is not None else str(kind), style="bold" if kind in _DECISIONS else "")
+
+
+def _glossary_step(event: dict[str, Any]) -> Text:
+    """The parent PRD's glossary every agent was handed, term by term; or why there was none."""
+    prd = event.get("prd")
+    if event.get("error"):
+        return Text(f"PRD {prd}: no glossary handed on ({event.get('error')})", style="yellow")
+    terms = [t for t in event.get("terms") or [] if isinstance(t, dict)]
+    if not terms:
+        return Text(f"PRD {prd}: no glossary", style="dim")
+    lines = [f"glossary of PRD {prd}, in every agent's handoff:"]
+    lines += [f"  {t.get('term')}: {_clip(str(t.get('definition') or ''), 160)}" for t in terms]
+    return Text("\n".join(lines))
+
+
+def _glossary_terms(handoff: str) -> list[str]:
+    """The terms of the ``<glossary>`` block a handoff carries (see ``harness.pipeline``), if any."""
+    start, end = handoff.find("<glossary>\n"), handoff.find("\n</glossary>")
+    if start < 0 or end < start:
+        return []
+    block = handoff[start + len("<glossary>\n") : end]
+    return [line[2:].partition(": ")[0] for line in block.splitlines() if line.startswith("- ")]
 
 
 _DECISIONS = frozenset({"red_verified", "green_verified", "commit", "verdict", "contract_reviewed", "tests_reviewed"})

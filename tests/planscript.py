@@ -32,6 +32,16 @@ def ask(number: int) -> Reply:
     return reply(tool_use("ask_user", fields), expect_tool="ask_user")
 
 
+# A decision with a few clear alternatives, offered as numbered options (the second is recommended).
+CHOICE = "How should the counter treat hyphenated words like 'well-known'?"
+OPTIONS = ["As two words", "As one word", "Configurable, one word by default"]
+
+
+def ask_options(recommended: str = OPTIONS[1], options: list[str] | None = None) -> Reply:
+    fields = {"question": CHOICE, "recommended_answer": recommended, "options": options or OPTIONS}
+    return reply(tool_use("ask_user", fields), expect_tool="ask_user")
+
+
 def lookup(name: str = "grep", expect: str = "ask_user", **fields: Any) -> Reply:
     return reply(tool_use(name, fields or {"pattern": "def "}), expect_tool=expect)
 

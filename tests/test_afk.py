@@ -263,3 +263,48 @@ def test_an_issue_over_its_own_budget_is_blocked_with_its_work_kept(
     assert "max_cost_per_issue" in issue["action"]
     assert status_of(project, "002") == "blocked"
     assert git.Repo(project).git.branch("--list", "harness/afk-*-002-*")  # the branch is kept
+
+
+# --------------------------------------------------------------------------- input errors up front, nothing started
+
+
+def _nothing_started(project: Path) -> None:
+    assert not list((project / ".harness").glob("runs/*/batch.json"))
+    assert not [b for b in git.Repo(project).branches if b.name.startswith("harness/")]
+
+
+def test_a_dependency_cycle_is_an_input_error_naming_it(harness: Any, project: Path, model: FakeMessagesAPI) -> None:
+    afkmodel.add_feature_issues(project, {2: ["003"], 3: ["002"], 4: []})
+    result, _ = afk(harness, project)
+    assert result.exit_code == 2, result.output
+    assert "002 → 003 → 002" in result.output or "003 → 002 → 003" in result.output
+    assert model.requests == []
+    _nothing_started(project)
+
+
+def test_an_until_already_past_starts_nothing(harness: Any, project: Path, model: FakeMessagesAPI) -> None:
+    from datetime import datetime, timedelta
+
+    afkmodel.add_feature_issues(project, {2: []})
+    past = (datetime.now().astimezone() - timedelta(minutes=5)).isoformat(timespec="seconds")
+    result, _ = afk(harness, project, "--until", past)
+    assert result.exit_code == 2 and "already past" in result.output, result.output
+    _nothing_started(project)
+
+
+def test_a_readme_in_the_issues_folder_is_not_an_issue(harness: Any, project: Path, model: FakeMessagesAPI) -> None:
+    afkmodel.add_feature_issues(project, {2: []})
+    (project / ".harness" / "issues" / "README.md").write_text("# Our issues\n\nWritten by `harness slice`.\n")
+    result, doc = afk(harness, project)
+    assert result.exit_code == 0, result.output
+    assert [i["id"] for i in doc["issues"]] == ["002"]
+
+
+def test_resume_keeps_the_batchs_parallel(harness: Any, project: Path, model: FakeMessagesAPI) -> None:
+    afkmodel.add_feature_issues(project, {2: [], 3: []})
+    result, _ = afk(harness, project, "--parallel", "2", "--max-cost", "0.001")
+    assert result.exit_code == 3, result.output  # stopped by the budget: resumable
+    batch = next(project.glob(".harness/runs/*/batch.json"))
+    assert json.loads(batch.read_text())["parallel"] == 2
+    afk(harness, project, "--resume", "--max-cost", "100")
+    assert json.loads(batch.read_text())["parallel"] == 2  # not the CLI's default of 1

@@ -49,6 +49,7 @@ print(json.dumps({{"status": status, "loaded": [m for m in {HEAVY!r} if m in sys
         (["prd", "nosuch"], "no interview transcript 'nosuch'"),
         (["slice", "nosuch"], "no PRD 'nosuch'"),
         (["grill", "--resume", "nosuch", "--answers", "answers.yaml"], "no interview transcript 'nosuch'"),
+        (["run", "999"], "no issue '999'"),
     ],
 )
 def test_an_unknown_name_is_refused_before_the_sdk_loads(project: Path, command: list[str], needle: str) -> None:

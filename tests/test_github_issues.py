@@ -339,3 +339,26 @@ def test_gh_output_without_an_issue_url_is_reported(tmp_path: Path, issues: list
     with pytest.raises(IncompleteError, match="printed no issue URL"):
         publish(tmp_path, issues, env={"PATH": f"{bin_dir}{os.pathsep}{no_gh}"})
     assert [load_issue(p).github for p in issues] == [None, None, None]
+
+
+def test_a_sliced_body_keeps_one_blocked_by_section_with_the_github_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "002-list-notes.md"
+    body = (
+        "## Parent PRD\n\n`notes`\n\n## What to build\n\nList them.\n\n## Acceptance criteria\n\n"
+        "- [ ] they are listed\n\n## Blocked by\n\n- Issue 001: Add a note\n- Issue 009\n\n"
+        "## User stories\n\n- Story 1\n"
+    )
+    meta = {"id": "002", "title": "List notes", "prd": "notes", "blocked_by": ["001", "009"]}
+    path.write_text(frontmatter.render(meta, body), encoding="utf-8")
+    text = issue_body(load_issue(path), {"001": 7, "009": None})
+    assert text.count("## Blocked by") == 1
+    assert "## Blocked by\n\n- Blocked by #7\n- Blocked by issue 009 (not on GitHub)\n\n## User stories\n" in text
+    assert "Issue 001: Add a note" not in text and text.endswith("_harness issue 002, AFK, PRD notes_\n")
+
+
+def test_an_unblocked_sliced_body_says_it_can_start(tmp_path: Path) -> None:
+    path = tmp_path / "001-add.md"
+    body = "## Acceptance criteria\n\n- [ ] saved\n\n## Blocked by\n\nNone — can start at once\n"
+    path.write_text(frontmatter.render({"id": "001", "title": "Add"}, body), encoding="utf-8")
+    text = issue_body(load_issue(path), {})
+    assert text == body.strip() + "\n\n_harness issue 001, AFK_\n"

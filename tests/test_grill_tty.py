@@ -218,3 +218,25 @@ def test_finish_at_the_prompt_leaves_only_the_finishing_tool(terminal, project: 
     assert p.tools_offered(api.requests[2]) == ["finish_interview"]
     transcript = load_transcript(next((project / ".harness" / "grills").glob("*.md")))
     assert transcript.status == "finished"
+
+
+def test_a_person_picks_an_option_by_its_number(terminal, project: Path, api: FakeMessagesAPI) -> None:  # type: ignore[no-untyped-def]
+    api.add(p.ask_options(recommended=p.OPTIONS[0]), p.finish([(p.CHOICE, p.OPTIONS[1])]))
+    term = terminal("grill", p.IDEA)
+
+    screen = term.expect("answer (Enter = recommended, 1–3 = option, /help)")
+    assert "2. As one word" in screen and "3. Configurable, one word by default" in screen
+    assert re.search(r"1\. As two words\s+← recommended", screen)
+    term.type("7")  # no such option: asked again
+    term.expect("there are 3 options")
+    term.expect("answer (Enter")
+    term.type("2")
+
+    term.expect("confirm this summary?")
+    term.type("y")
+    term.expect("interview finished")
+    assert term.wait() == 0
+
+    transcript = load_transcript(next((project / ".harness" / "grills").glob("*.md")))
+    assert [(e.answer, e.source) for e in transcript.exchanges] == [(p.OPTIONS[1], "option")]
+    assert p.role_results(api)[0] == f"The user picked option 2: {p.OPTIONS[1]}"

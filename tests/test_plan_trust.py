@@ -310,3 +310,55 @@ def test_a_brand_new_repository_can_be_planned(harness: Any, api: FakeMessagesAP
     assert api.problems == []
     assert "README.md:3:Counts the words of a text." in p.role_results(api)[0]  # untracked files are seen
     assert len(json.loads(result.stdout)["issues"]) == 2
+
+
+# --------------------------------------------------------------------------- 7. numbered options
+
+
+def test_a_bare_number_in_the_answers_file_picks_that_option(
+    harness: Any, project: Path, api: FakeMessagesAPI, tmp_path: Path
+) -> None:
+    api.add(p.ask_options(), p.ask_options(), p.ask_options(), p.finish())
+    answers = answers_file(tmp_path, "3", "2", "1 of each", "/confirm")
+
+    result, doc = grill(harness, project, p.IDEA, "--answers", str(answers))
+
+    assert result.exit_code == 0, result.output
+    assert api.problems == []
+    assert "1. As two words" in result.stderr + result.stdout  # the options are shown, numbered
+    exchanges = transcript_of(project, doc["slug"]).exchanges
+    assert exchanges[0].options == p.OPTIONS
+    assert [(e.answer, e.source) for e in exchanges] == [
+        (p.OPTIONS[2], "file"),
+        (p.OPTIONS[1], "file"),
+        ("1 of each", "file"),
+    ]
+    told = p.role_results(api)
+    assert told[0] == f"The user picked option 3: {p.OPTIONS[2]}"
+    assert told[1] == f"The user accepted your recommendation: {p.OPTIONS[1]}"
+    assert told[2] == "The user's answer: 1 of each"
+
+
+def test_a_number_that_is_no_option_stops_the_answers_file(
+    harness: Any, project: Path, api: FakeMessagesAPI, tmp_path: Path
+) -> None:
+    api.add(p.ask_options())
+
+    result, _ = grill(harness, project, p.IDEA, "--answers", str(answers_file(tmp_path, "4", "/confirm")))
+
+    assert result.exit_code == 2, result.output
+    assert "3 options" in result.stderr and "from 1 to 3" in result.stderr and "--resume" in result.stderr
+
+
+def test_a_recommendation_that_is_not_an_option_is_sent_back_to_the_interviewer(
+    harness: Any, project: Path, api: FakeMessagesAPI, tmp_path: Path
+) -> None:
+    api.add(p.ask_options(recommended="Whatever slugify does"), p.ask_options(), p.finish())
+
+    result, doc = grill(harness, project, p.IDEA, "--answers", str(answers_file(tmp_path, "", "/confirm")))
+
+    assert result.exit_code == 0, result.output
+    error = p.role_results(api)[0]
+    assert "'Whatever slugify does' is not one of the options" in error and "recommended_answer" in error
+    exchanges = transcript_of(project, doc["slug"]).exchanges
+    assert [(e.question, e.answer) for e in exchanges] == [(p.CHOICE, p.OPTIONS[1])]  # the bad call asked nobody

@@ -177,7 +177,7 @@ def test_unquoted_timestamps_are_read_as_text(tmp_path: Path) -> None:
          "- {question: q, recommended: r, answer: [a, b]}\n",
          "field `exchanges.2.answer`: Input should be a valid string"),
         ("slug: t\nidea: x\nexchanges:\n- {question: q, recommended: r, source: typed}\n",
-         "field `exchanges.0.source`: Input should be 'recommended', 'own', 'skipped', 'auto' or 'file'"),
+         "field `exchanges.0.source`: Input should be 'recommended', 'own', 'option', 'skipped', 'auto' or 'file'"),
         ("idea: x\n", "field `slug` is required"),
         ("slug: t\nidea: x\nstatus: done\n", "field `status`: Input should be 'interviewing' or 'finished'"),
         ("slug: t\nidea: x\nanswers: []\n", "field `answers` is not a known field"),

@@ -320,3 +320,56 @@ def test_fix_rounds_are_bounded(harness: Any, project: Path, api: FakeMessagesAP
     assert result.exit_code == 1, result.output
     assert doc["verdict"]["standards_verdict"] == "fail" and doc["verdict"]["spec_verdict"] == "pass"
     assert sum(1 for c in doc["commits"] if c["subject"].startswith("green:")) == 3
+
+
+def _with_prd(project: Path, prd: str | None) -> None:
+    """The example issue names PRD `textkit-slugs` as its parent; ``prd`` is that PRD file's text (None: no file)."""
+    issue = project / ".harness" / "issues" / "001-slugify.md"
+    issue.write_text(issue.read_text().replace("---\n", "---\nprd: textkit-slugs\n", 1))
+    if prd is not None:
+        (project / ".harness" / "prds").mkdir(exist_ok=True)
+        (project / ".harness" / "prds" / "textkit-slugs.md").write_text(prd)
+    repo = git.Repo(project)
+    repo.git.add(A=True)
+    repo.git.commit("-q", "-m", "parent PRD", "--no-verify")
+
+
+def test_the_prd_glossary_is_in_every_handoff_and_in_the_trace(
+    harness: Any, project: Path, api: FakeMessagesAPI
+) -> None:
+    prd = (Path(__file__).parents[1] / "contracts" / "examples" / "prd.md").read_text()
+    _with_prd(project, prd)
+    api.add(*s.happy_path())
+    result, doc = run(harness, project)
+    assert result.exit_code == 0, result.output
+    starts = [r.body["messages"][0]["content"][0]["text"] for r in api.requests if len(r.body["messages"]) == 1]
+    assert len(starts) >= 4  # contract (generator, evaluator), red, review, green, verdict: each a fresh context
+    for text in starts:
+        assert "use these terms as defined" in text
+        assert "- slug: the part of a URL that names a post" in text
+        assert "- folding: replacing an accented letter by its plain ASCII letter" in text
+    events = [json.loads(line) for line in Path(doc["trace"]).read_text().splitlines()]
+    [glossary] = [e for e in events if e["kind"] == "prd_glossary"]
+    assert glossary["error"] is None and [t["term"] for t in glossary["terms"]] == ["slug", "folding"]
+
+    shown = harness("trace", "--repo", str(project))
+    assert shown.exit_code == 0, shown.output
+    assert "glossary of PRD textkit-slugs" in shown.output
+    assert "slug: the part of a URL" in shown.output and "folding: replacing an accented letter" in shown.output
+    assert "with the glossary: slug, folding" in shown.output
+
+
+@pytest.mark.parametrize("prd", [None, "---\ntitle: Broken\n---\n\nno sections at all\n"])
+def test_a_prd_that_cannot_be_read_is_reported_not_fatal(
+    harness: Any, project: Path, api: FakeMessagesAPI, prd: str | None
+) -> None:
+    _with_prd(project, prd)
+    api.add(*s.happy_path())
+    result, doc = run(harness, project)
+    assert result.exit_code == 0, result.output
+    assert all("<glossary>" not in json.dumps(r.body["messages"]) for r in api.requests)
+    events = [json.loads(line) for line in Path(doc["trace"]).read_text().splitlines()]
+    [glossary] = [e for e in events if e["kind"] == "prd_glossary"]
+    assert glossary["terms"] == [] and glossary["error"]
+    shown = harness("trace", "--repo", str(project))
+    assert "PRD textkit-slugs: no glossary handed on" in shown.output

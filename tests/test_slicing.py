@@ -279,6 +279,30 @@ def test_a_fresh_directory_gets_ids_from_001_and_files_that_load_back(tmp_path: 
     assert "id: '001'" in text
 
 
+def test_the_body_names_the_parent_prd_and_the_blockers(tmp_path: Path) -> None:
+    plan = plan_issues(tmp_path, PRD, [spec("add", "Add a note"), spec("list", "List notes", blocked=("add",))])
+    first, second = write_issues(plan, stories=STORIES, prd_title="Notes  from the\nterminal").written
+    first_text, second_text = (p.read_text(encoding="utf-8") for p in (first, second))
+    assert "\n## Parent PRD\n\n`notes` — Notes from the terminal\n\n## What to build\n" in first_text
+    assert "\n## Blocked by\n\nNone — can start at once\n" in first_text
+    assert "\n## Blocked by\n\n- Issue 001: Add a note\n" in second_text
+    # the sections are not criteria, and the digest covers the body as written: not edited
+    loaded = load_issue(second)
+    assert loaded.acceptance_criteria == ["the user sees it work"] and loaded.blocked_by == ["001"]
+    assert not loaded.edited()
+    assert loaded.sliced == issue_digest(loaded.model_dump(mode="json"), loaded.body)
+    # plain list items instead of checkboxes: still only the items under `## Acceptance criteria`
+    second.write_text(second_text.replace("- [ ] ", "- "), encoding="utf-8")
+    assert load_issue(second).acceptance_criteria == ["the user sees it work"]
+
+
+def test_a_blocker_outside_the_slicing_is_named_by_its_id(tmp_path: Path) -> None:
+    write_issue_file(tmp_path, "007", "Other work", prd="other", status="done")
+    [written] = write_issues(plan_issues(tmp_path, PRD, [spec("a", blocked=("007",))])).written
+    assert "\n## Blocked by\n\n- Issue 007\n" in written.read_text(encoding="utf-8")
+    assert "## Parent PRD\n\n`notes`\n" in written.read_text(encoding="utf-8")
+
+
 def test_story_numbers_alone_without_the_story_texts(tmp_path: Path) -> None:
     written = write_issues(plan_issues(tmp_path, PRD, [spec("a", stories=(1, 2))])).written
     assert "## User stories\n\n- Story 1\n- Story 2\n" in written[0].read_text(encoding="utf-8")
