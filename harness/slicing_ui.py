@@ -110,6 +110,8 @@ def review_slices(
             console.print(Text("✗ refused: that edit would add these problems; the slices are unchanged", style="red"))
             for problem in added:
                 console.print(Text(f"  - {problem}"))
+            if command == "d":
+                console.print(Text("  to keep its stories and criteria, merge it into another slice instead: m A B"))
             continue
         history.append((current, problems))
         current, problems = edited, after

@@ -210,3 +210,9 @@ def test_the_default_prompt_reads_from_the_console(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr("harness.slicing_ui.Prompt.ask", ask)
     assert review_slices(chain(), story_count=3, existing={}, console=Console(record=True)) is None
     assert asked and "Enter accepts" in asked[0]
+
+
+def test_a_delete_that_leaves_a_story_unserved_is_refused_and_merging_is_offered() -> None:
+    result, text, _ = run(["d b", "a"])
+    assert "user story 2 served by no slice" in text and "merge it into another slice instead: m A B" in text
+    assert result is not None and [s.key for s in result] == ["a", "b", "c"]
