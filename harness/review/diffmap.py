@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
-__all__ = ["added_lines", "commentable_lines", "removed_lines", "unquote_path"]
+__all__ = ["added_lines", "commentable_lines", "hunks", "removed_lines", "unquote_path"]
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _ESCAPES = {
@@ -119,6 +119,13 @@ def _lines(unified_diff: str, *, new_side: bool) -> dict[str, list[list[int]]]:
         if not new_side and shown is not None and event.old_count > 0:
             ranges.setdefault(shown, []).append([event.old_line, event.old_line + event.old_count - 1])
     return {name: _merge(spans) for name, spans in ranges.items()}
+
+
+def hunks(unified_diff: str) -> Iterator[tuple[int, int, int, int]]:
+    """``(old_start, old_count, new_start, new_count)`` of every hunk header, in order."""
+    for event in _walk(unified_diff):
+        if event.kind == "@":
+            yield event.old_line, event.old_count, event.new_line, event.new_count
 
 
 class _Event(NamedTuple):

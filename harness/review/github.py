@@ -211,8 +211,17 @@ def read_prior(target: Target, *, client: _Client | None = None) -> Prior:
     review threads (through GraphQL: REST does not say whether a thread is resolved). Needs only read access."""
     client = client or _Client(target)
     repo, pr = target.repo, target.pr
+    # Anyone may comment on a pull request, and a comment that imitates the summary could claim "reviewed up to
+    # HEAD~1, no findings": the state counts only from a summary an app wrote (a person's token is never a Bot).
     summary = _step(
-        lambda: next((c for c in client.paginate(f"/repos/{repo}/issues/{pr}/comments") if _is_summary(c)), None)
+        lambda: next(
+            (
+                c
+                for c in client.paginate(f"/repos/{repo}/issues/{pr}/comments")
+                if _is_summary(c) and (c.get("user") or {}).get("type") == "Bot"
+            ),
+            None,
+        )
     )
     state = parse_state(str(summary.get("body") or "")) if summary else {}
     threads = _step(lambda: _threads(client))

@@ -36,7 +36,7 @@ from harness.guard.gitdiff import (
 from harness.guard.rules import check
 from harness.model import make_client
 from harness.prompts import system_prompt
-from harness.review.diffmap import added_lines, commentable_lines, removed_lines
+from harness.review.diffmap import added_lines, commentable_lines, hunks, removed_lines
 from harness.review.model import CriterionReview, FailOn, ReviewFinding, ReviewReport, fingerprint, from_guard
 from harness.roles import VerdictSubmission
 from harness.tdd_gate import guard_problems
@@ -531,9 +531,6 @@ def _increment_start(root: Path, report: ReviewReport, since: str | None) -> str
     return commit if ancestors and contains_base else None
 
 
-_HUNK_U0 = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
-
-
 def _still_open(root: Path, since: str, head: str, previous: Sequence[dict[str, Any]]) -> list[ReviewFinding]:
     """The earlier review's model findings on lines the commits since then did not change, moved to where those
     lines are at head. A finding on a changed line, or in a deleted or renamed file, is not kept: the model sees
@@ -568,12 +565,7 @@ def _moved_line(root: Path, since: str, head: str, path: str, line: int) -> int 
         return None
     diff = _git(root, "diff", "--no-color", "--no-ext-diff", "--no-textconv", "-U0", since, head, "--", path)
     offset = 0
-    for text in diff.split("\n"):
-        match = _HUNK_U0.match(text)
-        if match is None:
-            continue
-        old_start, old_count = int(match.group(1)), int(match.group(2) or "1")
-        new_count = int(match.group(4) or "1")
+    for old_start, old_count, _, new_count in hunks(diff):
         if old_count and old_start <= line < old_start + old_count:
             return None  # the line itself changed
         if (old_start + old_count <= line) if old_count else (old_start < line):
